@@ -1,0 +1,50 @@
+/** Small models shared by the test suites. */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+import * as tfv from '../../src';
+
+export interface VaeOptions {
+  inputDim?: number;
+  hidden?: number;
+  latent?: number;
+  seed?: number;
+  inferenceMode?: 'sample'|'mean';
+  samples?: number;
+  klWeight?: number;
+}
+
+/** The DESIGN.md VAE: Dense encoder → [mu, logVar] → KL → reparameterize → Dense decoder (logits). */
+export function buildVae(opts: VaeOptions = {}): tfl.LayersModel {
+  const {inputDim = 784, hidden = 64, latent = 2, seed = 1, inferenceMode = 'sample', samples = 1, klWeight = 1} = opts;
+  const init = (s: number) => tfl.initializers.glorotUniform({seed: seed * 100 + s});
+  const x = tfl.input({shape: [inputDim]});
+  const h = tfl.layers.dense({units: hidden, activation: 'relu', kernelInitializer: init(1)}).apply(x) as tfl.SymbolicTensor;
+  let mu = tfl.layers.dense({units: latent, kernelInitializer: init(2), name: 'z_mu'}).apply(h) as tfl.SymbolicTensor;
+  let logVar = tfl.layers.dense({units: latent, kernelInitializer: init(3), name: 'z_log_var'}).apply(h) as tfl.SymbolicTensor;
+  [mu, logVar] = tfv.layers.klDivergence({weight: klWeight, name: 'kl'}).apply([mu, logVar]) as tfl.SymbolicTensor[];
+  const z = tfv.layers.reparameterize({seed, inferenceMode, samples, name: 'z'}).apply([mu, logVar]) as tfl.SymbolicTensor;
+  const d = tfl.layers.dense({units: hidden, activation: 'relu', kernelInitializer: init(4)}).apply(z) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({units: inputDim, kernelInitializer: init(5), name: 'logits'}).apply(d) as tfl.SymbolicTensor;
+  return tfl.model({inputs: x, outputs: out});
+}
+
+/** Deterministic pseudo-random values in [0, 1) (mulberry32). */
+export function uniformArray(n: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  return out;
+}
+
+/** Binary "images" [n, dim] with a fixed seed. */
+export function binaryData(n: number, dim: number, seed = 7): tf.Tensor2D {
+  const u = uniformArray(n * dim, seed);
+  return tf.tensor2d(Array.from(u, (v) => (v < 0.3 ? 1 : 0)), [n, dim]);
+}

@@ -1,0 +1,1 @@
+export {KLAnnealing, KLAnnealingArgs, findKLLayers, klAnnealing} from './kl_annealing';

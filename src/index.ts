@@ -1,0 +1,29 @@
+/**
+ * tfjs-variational: variational inference and Bayesian deep learning layers
+ * for TensorFlow.js.
+ *
+ * Importing this module registers every class for serialization (so
+ * `tf.loadLayersModel` finds them), switches `model.evaluate` and `fit`'s
+ * validation to the full objective (compiled loss + layer losses), and, in
+ * Node without tfjs-node, registers a `file://` save/load handler.
+ */
+import * as callbacks from './callbacks';
+import {setFullObjectiveEvaluation} from './engine/full_objective';
+import * as flows from './flows';
+import * as io from './io';
+import * as layers from './layers';
+import * as losses from './losses';
+
+export {callbacks, flows, io, layers, losses};
+export {
+  BatchIterable,
+  EvaluateObjectiveArgs,
+  evaluateObjective,
+  isFullObjectiveEvaluation,
+  ObjectiveResult,
+  setFullObjectiveEvaluation,
+} from './engine/full_objective';
+export {version} from './version';
+
+setFullObjectiveEvaluation(true);
+io.registerFileSystemRouter();

@@ -1,0 +1,173 @@
+/**
+ * The KL divergence of a diagonal Gaussian posterior from the standard
+ * normal prior, attached to a model as a loss.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type {LayerArgs} from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
+import type {LayerVariable} from '@tensorflow/tfjs-layers/dist/variables';
+
+import {isCollectingLayerLosses, LayerLossBuffer} from '../engine/layer_losses';
+import {SERIALIZATION_PACKAGE} from '../util/serialization';
+import {checkFiniteNumber, checkNonNegative} from '../util/validate';
+import {gaussianParamShape, ShapeArg, splitGaussianParams} from './gaussian_params';
+
+export interface KLDivergenceLayerArgs extends LayerArgs {
+  /**
+   * Multiplier β of the divergence (β-VAE; KL annealing). Stored as a
+   * non-trainable weight `kl_weight`, so a callback can change it between
+   * epochs or batches without rebuilding the model, and a saved model keeps
+   * its current value. Default 1.
+   */
+  weight?: number;
+  /**
+   * Free bits λ in nats per latent dimension (Kingma et al. 2016): each
+   * dimension's batch-averaged KL below λ is replaced by λ, so the encoder
+   * is not pushed to collapse it. Default 0 (off).
+   */
+  freeBits?: number;
+}
+
+/**
+ * Per-element KL divergence `KL(N(mu, e^logVar) ‖ N(0, 1))`:
+ *
+ *     kl = ½ (e^logVar + mu² − 1 − logVar)
+ *
+ * Exact for every finite input; `e^logVar` overflows float32 only for
+ * logVar > 88.7 (a variance above 3·10³⁸).
+ */
+export function gaussianKLElementwise(mu: tf.Tensor, logVar: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(0.5, tf.sub(tf.add(tf.exp(logVar), tf.square(mu)), tf.add(1, logVar))));
+}
+
+/**
+ * `mean over the batch of Σ_event kl`, or with free bits λ
+ * `Σ_event max(λ, mean over the batch of kl)`.
+ */
+export function gaussianKL(mu: tf.Tensor, logVar: tf.Tensor, freeBits = 0): tf.Scalar {
+  return tf.tidy(() => {
+    const kl = gaussianKLElementwise(mu, logVar);
+    if (freeBits > 0) {
+      return tf.sum(tf.maximum(tf.mean(kl, 0), freeBits));
+    }
+    return tf.div(tf.sum(kl), kl.shape[0]);
+  });
+}
+
+/**
+ * Identity on the parameters of a diagonal Gaussian posterior
+ * `q(z|x) = N(mu, diag(e^logVar))` that adds, through `addLoss`,
+ *
+ *     β · (1/B) Σ_b Σ_d ½ (e^logVar_bd + mu_bd² − 1 − logVar_bd)
+ *
+ * — the batch mean of `KL(q(z|x) ‖ N(0, I))`, on the same per-example
+ * scale as a likelihood loss from `tfv.losses`, so that the compiled loss
+ * plus this term is the negative ELBO. With free bits λ the term is
+ * `β · Σ_d max(λ, (1/B) Σ_b kl_bd)`.
+ *
+ * The loss is recorded when the layer runs in training (`model.fit`) and
+ * during full-objective evaluation (`model.evaluate`, `fit`'s validation,
+ * `tfv.evaluateObjective`); `predict` skips it. Every application of the
+ * layer within a step counts.
+ *
+ * **Input:** `[mu, logVar]`, two tensors `[batch, ...event]`, or one tensor
+ * `[batch, ..., 2·d]` holding `mu` then `logVar` on its last axis.
+ * **Output:** the input, unchanged.
+ *
+ * References: Kingma & Welling 2014 (arXiv:1312.6114), appendix B;
+ * Kingma et al. 2016 (arXiv:1606.04934), free bits.
+ */
+export class KLDivergenceLayer extends tfl.layers.Layer {
+  /** @nocollapse */
+  static className = 'KLDivergenceLayer';
+
+  readonly freeBits: number;
+  private readonly initialWeight: number;
+  private klWeight: LayerVariable|null = null;
+  private readonly buffer: LayerLossBuffer;
+
+  constructor(args: KLDivergenceLayerArgs = {}) {
+    super(args);
+    const where = 'klDivergence';
+    this.initialWeight = args.weight === undefined ? 1 : checkFiniteNumber(where, 'weight', args.weight);
+    this.freeBits = args.freeBits === undefined ? 0 : checkNonNegative(where, 'freeBits', args.freeBits);
+    this.buffer = new LayerLossBuffer(`KLDivergenceLayer '${this.name}'`);
+    // One closure per layer, registered once: it returns everything recorded since its last call.
+    this.addLoss(() => this.buffer.take());
+  }
+
+  override build(inputShape: ShapeArg): void {
+    gaussianParamShape('klDivergence', inputShape);
+    this.klWeight = this.addWeight(
+        'kl_weight', [], 'float32', tfl.initializers.constant({value: this.initialWeight}), undefined, false);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: ShapeArg): ShapeArg {
+    gaussianParamShape('klDivergence', inputShape);
+    return inputShape;
+  }
+
+  override call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor|tf.Tensor[] {
+    const [mu, logVar] = splitGaussianParams('klDivergence', inputs);
+    if (kwargs['training'] === true || isCollectingLayerLosses()) {
+      const klWeight = this.klWeight;
+      const loss = tf.tidy(() => {
+        const kl = gaussianKL(mu, logVar, this.freeBits);
+        return klWeight === null ? kl : tf.mul(klWeight.read(), kl) as tf.Scalar;
+      });
+      this.buffer.record(loss);
+    }
+    if (!Array.isArray(inputs)) {
+      tf.dispose([mu, logVar]);
+    }
+    // New tensor objects: tfjs's executor frees a layer's inputs after their last use,
+    // which must not free what this layer returns.
+    return Array.isArray(inputs) ? inputs.map((t) => tf.clone(t)) : tf.clone(inputs);
+  }
+
+  /** The current multiplier β. */
+  getKLWeight(): number {
+    if (this.klWeight === null) return this.initialWeight;
+    return this.klWeight.read().dataSync()[0];
+  }
+
+  /** Sets β for the following steps (e.g. from an annealing callback). */
+  setKLWeight(weight: number): void {
+    checkFiniteNumber('setKLWeight', 'weight', weight);
+    if (this.klWeight === null) {
+      throw new Error(`setKLWeight: layer '${this.name}' is not built yet; apply it to inputs first`);
+    }
+    const value = tf.scalar(weight);
+    this.klWeight.write(value);
+    value.dispose();
+  }
+
+  override dispose(): ReturnType<tfl.layers.Layer['dispose']> {
+    this.buffer.dispose();
+    return super.dispose();
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      weight: this.initialWeight,
+      freeBits: this.freeBits,
+      ...super.getConfig(),
+    };
+  }
+}
+tf.serialization.registerClass(KLDivergenceLayer, SERIALIZATION_PACKAGE);
+
+/**
+ * Adds `β · KL(N(mu, e^logVar) ‖ N(0, I))` (batch mean) to the model's loss
+ * and passes `[mu, logVar]` through.
+ *
+ * ```js
+ * let [mu, logVar] = [tf.layers.dense({units: 2}).apply(h), tf.layers.dense({units: 2}).apply(h)];
+ * [mu, logVar] = tfv.layers.klDivergence({weight: 1}).apply([mu, logVar]);
+ * ```
+ */
+export function klDivergence(args?: KLDivergenceLayerArgs): KLDivergenceLayer {
+  return new KLDivergenceLayer(args);
+}

@@ -1,0 +1,139 @@
+/**
+ * The reparameterization trick: a differentiable sample from a diagonal
+ * Gaussian given its mean and log-variance.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type {LayerArgs} from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type {Shape} from '@tensorflow/tfjs-layers/dist/keras_format/common';
+import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
+
+import {SeedStream} from '../util/seed';
+import {SERIALIZATION_PACKAGE} from '../util/serialization';
+import {checkInteger, checkOneOf, checkPositiveInteger} from '../util/validate';
+import {gaussianParamShape, ShapeArg, splitGaussianParams} from './gaussian_params';
+
+export type InferenceMode = 'sample'|'mean';
+const INFERENCE_MODES: readonly InferenceMode[] = ['sample', 'mean'];
+
+export interface ReparameterizeArgs extends LayerArgs {
+  /**
+   * Samples drawn per example, k ≥ 1. With k > 1 the output stacks them
+   * example-major along the batch axis: `[batch·k, ...event]`, row `b·k + s`
+   * holding sample `s` of example `b`. The likelihood losses of `tfv.losses`
+   * recognise this layout and average over the k samples. Default 1.
+   */
+  samples?: number;
+  /**
+   * Makes the noise repeatable: the i-th call of the layer draws with a seed
+   * derived from `(seed, i)`, so a run restarted with the same seed sees the
+   * same sequence of draws while each step still gets fresh noise. The
+   * sequence restarts with `resetSeed()` and for a freshly loaded model.
+   * Default: unseeded.
+   */
+  seed?: number;
+  /**
+   * What the layer returns outside training (`predict`, `evaluate`):
+   * `'sample'` (default) draws as in training — generation and an unbiased
+   * held-out ELBO need it; `'mean'` returns `mu` (repeated `samples` times),
+   * a deterministic encoding.
+   */
+  inferenceMode?: InferenceMode;
+}
+
+/** `mu + e^{logVar/2} ⊙ eps` — the sample for a given standard-normal `eps`. */
+export function reparameterizeWithNoise(mu: tf.Tensor, logVar: tf.Tensor, eps: tf.Tensor): tf.Tensor {
+  // e^{logVar/2} rather than sqrt(e^logVar): it cannot overflow before the result does.
+  return tf.tidy(() => tf.add(mu, tf.mul(tf.exp(tf.mul(0.5, logVar)), eps)));
+}
+
+/** Repeats each row k times along axis 0: `[B, ...] → [B·k, ...]`, row b·k+s = row b. */
+export function repeatRows(x: tf.Tensor, k: number): tf.Tensor {
+  if (k === 1) return tf.clone(x);
+  return tf.tidy(() => {
+    const [b, ...rest] = x.shape;
+    const tiled = tf.tile(tf.expandDims(x, 1), [1, k, ...rest.map(() => 1)]);
+    return tf.reshape(tiled, [b * k, ...rest]);
+  });
+}
+
+/**
+ * Draws `z ~ N(mu, diag(e^logVar))` by the reparameterization trick,
+ *
+ *     z = mu + e^{logVar/2} ⊙ ε,   ε ~ N(0, I),
+ *
+ * so that gradients flow to `mu` and `logVar` (Kingma & Welling 2014,
+ * arXiv:1312.6114; Rezende et al. 2014, arXiv:1401.4082).
+ *
+ * At training it always samples. At inference it samples by default
+ * (`inferenceMode: 'sample'`: `predict` of a VAE gives a stochastic
+ * reconstruction, `evaluate` an unbiased ELBO estimate) or returns `mu`
+ * (`inferenceMode: 'mean'`).
+ *
+ * **Input:** `[mu, logVar]`, two tensors `[batch, ...event]`, or one tensor
+ * `[batch, ..., 2·d]` holding `mu` then `logVar` on its last axis.
+ * **Output:** `[batch·samples, ...event]` (example-major, see `samples`).
+ */
+export class Reparameterize extends tfl.layers.Layer {
+  /** @nocollapse */
+  static className = 'Reparameterize';
+
+  readonly samples: number;
+  readonly seed: number|undefined;
+  readonly inferenceMode: InferenceMode;
+  private readonly seeds: SeedStream;
+
+  constructor(args: ReparameterizeArgs = {}) {
+    super(args);
+    const where = 'reparameterize';
+    this.samples = args.samples === undefined ? 1 : checkPositiveInteger(where, 'samples', args.samples);
+    this.seed = args.seed === undefined || args.seed === null ? undefined : checkInteger(where, 'seed', args.seed);
+    this.inferenceMode =
+        args.inferenceMode === undefined ? 'sample' : checkOneOf(where, 'inferenceMode', args.inferenceMode, INFERENCE_MODES);
+    this.seeds = new SeedStream(this.seed);
+  }
+
+  override computeOutputShape(inputShape: ShapeArg): Shape {
+    const event = gaussianParamShape('reparameterize', inputShape);
+    const batch = event[0];
+    return [batch == null ? null : batch * this.samples, ...event.slice(1)];
+  }
+
+  override call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      const [mu, logVar] = splitGaussianParams('reparameterize', inputs);
+      const sample = kwargs['training'] === true || this.inferenceMode === 'sample';
+      const m = repeatRows(mu, this.samples);
+      if (!sample) return m;
+      const lv = repeatRows(logVar, this.samples);
+      const eps = tf.randomNormal(m.shape, 0, 1, 'float32', this.seeds.next());
+      return reparameterizeWithNoise(m, lv, eps);
+    });
+  }
+
+  /** Restarts the seeded noise sequence from its first draw. */
+  resetSeed(): void {
+    this.seeds.reset();
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      samples: this.samples,
+      seed: this.seed === undefined ? null : this.seed,
+      inferenceMode: this.inferenceMode,
+      ...super.getConfig(),
+    };
+  }
+}
+tf.serialization.registerClass(Reparameterize, SERIALIZATION_PACKAGE);
+
+/**
+ * `z = mu + e^{logVar/2} ⊙ ε` with `ε ~ N(0, I)`; `samples` draws per example.
+ *
+ * ```js
+ * const z = tfv.layers.reparameterize({seed: 42}).apply([mu, logVar]);
+ * ```
+ */
+export function reparameterize(args?: ReparameterizeArgs): Reparameterize {
+  return new Reparameterize(args);
+}
