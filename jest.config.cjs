@@ -3,7 +3,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/__tests__'],
   testMatch: ['**/*.test.ts'],
-  transform: {'^.+\\.ts$': ['ts-jest', {isolatedModules: true, tsconfig: {module: 'commonjs', target: 'ES2019', esModuleInterop: true}}]},
+  transform: {'^.+\\.ts$': ['ts-jest', {tsconfig: {module: 'commonjs', target: 'ES2019', esModuleInterop: true, isolatedModules: true}}]},
   testTimeout: 120000,
   maxWorkers: 2,
 };

@@ -226,3 +226,31 @@ describe('klAnnealing callback', () => {
     expect(() => tfv.callbacks.klAnnealing({schedule: () => 1, unit: 'step' as 'batch'})).toThrow(/unit/);
   });
 });
+
+describe('KLDivergenceLayer inside tfjs-layers\' executor', () => {
+  beforeAll(async () => useBackend('cpu'));
+
+  it('counts one application once although the executor calls a two-output layer once per output', async () => {
+    // mu and logVar both feed later layers, so the executor runs the KL layer twice per pass.
+    const x = tfl.input({shape: [2]});
+    const h = tfl.layers.dense({units: 2, useBias: false, kernelInitializer: 'identity'}).apply(x) as tfl.SymbolicTensor;
+    const kl = tfv.layers.klDivergence();
+    const [mu, lv] = kl.apply([h, h]) as tfl.SymbolicTensor[];
+    const out = tfl.layers.add().apply([mu, lv]) as tfl.SymbolicTensor;
+    const model = tfl.model({inputs: x, outputs: out});
+    model.compile({optimizer: tf.train.sgd(0), loss: 'meanSquaredError'});
+    let calls = 0;
+    const original = kl.call.bind(kl);
+    kl.call = (inputs, kwargs) => { calls++; return original(inputs, kwargs); };
+    const xv = [0.5, -1, 2, 0.25];
+    const xt = tf.tensor2d(xv, [2, 2]);
+    const y = tf.zeros([2, 2]);
+    const data = xv.reduce((s, v) => s + 4 * v * v, 0) / 4;
+    const hist = await model.fit(xt, y, {epochs: 1, batchSize: 2, verbose: 0, validationData: [xt, y]});
+    expect(calls).toBeGreaterThanOrEqual(4);  // two per pass: the case being tested happens
+    expectClose(hist.history['loss'][0] as number, data + klReference(xv, xv, 2), 1e-5, 1e-5);
+    expectClose(hist.history['val_loss'][0] as number, data + klReference(xv, xv, 2), 1e-5, 1e-5);
+    const r = await tfv.evaluateObjective(model, xt, y);
+    expectClose(r.layerLosses, klReference(xv, xv, 2), 1e-5, 1e-5);
+  });
+});

@@ -15,14 +15,8 @@ import * as layers from './layers';
 import * as losses from './losses';
 
 export {callbacks, flows, io, layers, losses};
-export {
-  BatchIterable,
-  EvaluateObjectiveArgs,
-  evaluateObjective,
-  isFullObjectiveEvaluation,
-  ObjectiveResult,
-  setFullObjectiveEvaluation,
-} from './engine/full_objective';
+export {evaluateObjective, isFullObjectiveEvaluation, setFullObjectiveEvaluation} from './engine/full_objective';
+export type {BatchIterable, EvaluateObjectiveArgs, ObjectiveResult} from './engine/full_objective';
 export {version} from './version';
 
 setFullObjectiveEvaluation(true);

@@ -1,1 +1,2 @@
-export {KLAnnealing, KLAnnealingArgs, findKLLayers, klAnnealing} from './kl_annealing';
+export {KLAnnealing, findKLLayers, klAnnealing} from './kl_annealing';
+export type {KLAnnealingArgs} from './kl_annealing';

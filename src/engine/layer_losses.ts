@@ -8,7 +8,8 @@
  * layer runs its graph inside `tidy`), and still be freed once the step is
  * over. `LayerLossBuffer` does that:
  *
- * - `record(t)` keeps `t` (so no enclosing `tidy` frees it) and queues it;
+ * - `record(key, t)` keeps `t` (so no enclosing `tidy` frees it) and queues
+ *   it, once per application `key` (see `applicationKey`);
  * - the closure registered once per layer calls `take()`, which returns the
  *   sum of everything queued since the last read — every application of the
  *   layer in the step counts once — and moves the queued tensors to a
@@ -25,7 +26,10 @@ import * as tf from '@tensorflow/tfjs-core';
 /** Unread tensors beyond this many mean nobody reads the layer's losses. */
 const MAX_PENDING = 256;
 
-type Collector = tf.Scalar[];
+interface Collector {
+  losses: tf.Scalar[];
+  keys: Set<string>;
+}
 const collectors: Collector[] = [];
 
 /**
@@ -34,7 +38,7 @@ const collectors: Collector[] = [];
  * The summed tensor belongs to the caller's scope; the recorded ones are freed.
  */
 export function collectLayerLosses<T>(fn: () => T): {result: T, layerLoss: tf.Scalar} {
-  const bucket: Collector = [];
+  const bucket: Collector = {losses: [], keys: new Set()};
   collectors.push(bucket);
   let result: T;
   try {
@@ -42,9 +46,10 @@ export function collectLayerLosses<T>(fn: () => T): {result: T, layerLoss: tf.Sc
   } finally {
     collectors.pop();
   }
-  const layerLoss = bucket.length === 0 ? tf.scalar(0) :
-      bucket.length === 1 ? tf.clone(bucket[0]) : tf.addN(bucket) as tf.Scalar;
-  tf.dispose(bucket);
+  const {losses} = bucket;
+  const layerLoss = losses.length === 0 ? tf.scalar(0) :
+      losses.length === 1 ? tf.clone(losses[0]) : tf.addN(losses) as tf.Scalar;
+  tf.dispose(losses);
   return {result, layerLoss};
 }
 
@@ -53,23 +58,45 @@ export function isCollectingLayerLosses(): boolean {
   return collectors.length > 0;
 }
 
+/**
+ * The identity of one application of a layer: the ids of its input tensors
+ * and the layer's own id. tfjs-layers' executor calls `apply` once per
+ * output tensor a graph needs, so a layer with two outputs (`[mu, logVar]`)
+ * runs twice on the same inputs in one forward pass; that must count once.
+ */
+export function applicationKey(layerId: number, inputs: tf.Tensor[]): string {
+  return `${layerId}:${inputs.map((t) => t.id).join(',')}`;
+}
+
 export class LayerLossBuffer {
   private pending: tf.Scalar[] = [];
+  private pendingKeys = new Set<string>();
   private consumed: tf.Scalar[] = [];
   private warned = false;
 
   constructor(private readonly owner: string) {}
 
-  /** Queues one application's loss (a scalar). Takes ownership of `loss`. */
-  record(loss: tf.Scalar): void {
+  /**
+   * Whether the application `key` (see `applicationKey`) was recorded since
+   * the losses were last read; callers skip computing the loss again.
+   */
+  has(key: string): boolean {
+    const bucket = collectors[collectors.length - 1];
+    return bucket !== undefined ? bucket.keys.has(key) : this.pendingKeys.has(key);
+  }
+
+  /** Queues the loss (a scalar) of application `key`. Takes ownership of `loss`. */
+  record(key: string, loss: tf.Scalar): void {
     tf.keep(loss);
     const bucket = collectors[collectors.length - 1];
     if (bucket !== undefined) {
-      bucket.push(loss);
+      bucket.losses.push(loss);
+      bucket.keys.add(key);
       return;
     }
     this.releaseConsumed();
     this.pending.push(loss);
+    this.pendingKeys.add(key);
     if (this.pending.length > MAX_PENDING) {
       tf.dispose(this.pending.shift());
       if (!this.warned) {
@@ -85,6 +112,7 @@ export class LayerLossBuffer {
   take(): tf.Scalar {
     const queued = this.pending;
     this.pending = [];
+    this.pendingKeys.clear();
     this.consumed.push(...queued);
     if (queued.length === 0) return tf.scalar(0);
     // A fresh tensor, so callers may dispose the result without touching the queue.
@@ -96,6 +124,7 @@ export class LayerLossBuffer {
     this.releaseConsumed();
     tf.dispose(this.pending);
     this.pending = [];
+    this.pendingKeys.clear();
   }
 
   private releaseConsumed(): void {

@@ -1,2 +1,4 @@
-export {KLDivergenceLayer, KLDivergenceLayerArgs, klDivergence, gaussianKL, gaussianKLElementwise} from './kl_divergence';
-export {InferenceMode, Reparameterize, ReparameterizeArgs, reparameterize, reparameterizeWithNoise, repeatRows} from './reparameterize';
+export {KLDivergenceLayer, klDivergence, gaussianKL, gaussianKLElementwise} from './kl_divergence';
+export type {KLDivergenceLayerArgs} from './kl_divergence';
+export {Reparameterize, reparameterize, reparameterizeWithNoise, repeatRows} from './reparameterize';
+export type {InferenceMode, ReparameterizeArgs} from './reparameterize';

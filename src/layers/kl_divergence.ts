@@ -8,7 +8,7 @@ import type {LayerArgs} from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
 import type {LayerVariable} from '@tensorflow/tfjs-layers/dist/variables';
 
-import {isCollectingLayerLosses, LayerLossBuffer} from '../engine/layer_losses';
+import {applicationKey, isCollectingLayerLosses, LayerLossBuffer} from '../engine/layer_losses';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
 import {checkFiniteNumber, checkNonNegative} from '../util/validate';
 import {gaussianParamShape, ShapeArg, splitGaussianParams} from './gaussian_params';
@@ -110,27 +110,38 @@ export class KLDivergenceLayer extends tfl.layers.Layer {
   }
 
   override call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor|tf.Tensor[] {
-    const [mu, logVar] = splitGaussianParams('klDivergence', inputs);
-    if (kwargs['training'] === true || isCollectingLayerLosses()) {
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    const key = applicationKey(this.id, list);
+    if ((kwargs['training'] === true || isCollectingLayerLosses()) && !this.buffer.has(key)) {
       const klWeight = this.klWeight;
       const loss = tf.tidy(() => {
+        const [mu, logVar] = splitGaussianParams('klDivergence', inputs);
         const kl = gaussianKL(mu, logVar, this.freeBits);
         return klWeight === null ? kl : tf.mul(klWeight.read(), kl) as tf.Scalar;
       });
-      this.buffer.record(loss);
-    }
-    if (!Array.isArray(inputs)) {
-      tf.dispose([mu, logVar]);
+      this.buffer.record(key, loss);
+    } else {
+      gaussianParamShape('klDivergence', Array.isArray(inputs) ? inputs.map((t) => t.shape) : inputs.shape);
     }
     // New tensor objects: tfjs's executor frees a layer's inputs after their last use,
     // which must not free what this layer returns.
-    return Array.isArray(inputs) ? inputs.map((t) => tf.clone(t)) : tf.clone(inputs);
+    const out = list.map((t) => tf.clone(t));
+    return Array.isArray(inputs) ? out : out[0];
   }
 
-  /** The current multiplier β. */
+  /**
+   * The current multiplier β, read synchronously (on webgpu prefer
+   * `await readKLWeight()`: synchronous reads stall the GPU there).
+   */
   getKLWeight(): number {
     if (this.klWeight === null) return this.initialWeight;
     return this.klWeight.read().dataSync()[0];
+  }
+
+  /** The current multiplier β, read asynchronously. */
+  async readKLWeight(): Promise<number> {
+    if (this.klWeight === null) return this.initialWeight;
+    return (await this.klWeight.read().data())[0];
   }
 
   /** Sets β for the following steps (e.g. from an annealing callback). */
