@@ -22,6 +22,10 @@ function same(a: Shape, b: Shape): boolean {
  * `where` names the layer in error messages.
  */
 export function gaussianParamShape(where: string, inputShape: ShapeArg): Shape {
+  if (isShapeList(inputShape) && inputShape.length === 1) {
+    // tf.sequential hands a single input over as a list of one.
+    inputShape = inputShape[0];
+  }
   if (isShapeList(inputShape)) {
     if (inputShape.length !== 2) {
       throw new Error(
@@ -54,6 +58,9 @@ export function gaussianParamShape(where: string, inputShape: ShapeArg): Shape {
 
 /** Splits concrete inputs into `[mu, logVar]` (checking shapes as above). */
 export function splitGaussianParams(where: string, inputs: tf.Tensor|tf.Tensor[]): [tf.Tensor, tf.Tensor] {
+  if (Array.isArray(inputs) && inputs.length === 1) {
+    inputs = inputs[0];
+  }
   if (Array.isArray(inputs)) {
     gaussianParamShape(where, inputs.map((t) => t.shape));
     return [inputs[0], inputs[1]];

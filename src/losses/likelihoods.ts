@@ -319,10 +319,10 @@ export function bernoulliNLL(args?: BernoulliNLLArgs): LikelihoodLoss {
  * (`learnedVariance`); `[batch·k, ...]` for k samples per example, averaged.
  * **Returns**: `[batch]`.
  *
- * Note: `model.fit` and `model.evaluate` check the targets against the
- * model's declared output shape, so a learned-variance output `[batch, 2·d]`
- * with targets `[batch, d]` passes only if that output declares its last
- * axis unknown (`null`).
+ * `model.fit` and `model.evaluate` check the targets against the model's
+ * declared output shape, so end a learned-variance model with
+ * `tfv.layers.gaussianOutput()`, which joins the two heads and declares the
+ * last axis unknown: targets stay `[batch, d]`.
  *
  * ```js
  * vae.compile({optimizer: 'adam', loss: tfv.losses.gaussianNLL({scale: 0.1})});

@@ -1,6 +1,7 @@
 /**
- * Our classes register under this package name (`tfv>ClassName` in a saved
- * model's JSON), so they cannot collide with another library's custom layer
- * of the same name, and loading needs only `import 'tfjs-variational'`.
+ * Our classes register under this package name: tfjs-core's registry knows
+ * them as `tfv>ClassName` (tfjs-layers writes the plain `className` into a
+ * saved model's JSON and resolves it through the same registry), and loading
+ * needs only `import 'tfjs-variational'`.
  */
 export const SERIALIZATION_PACKAGE = 'tfv';
