@@ -48,3 +48,34 @@ export function binaryData(n: number, dim: number, seed = 7): tf.Tensor2D {
   const u = uniformArray(n * dim, seed);
   return tf.tensor2d(Array.from(u, (v) => (v < 0.3 ? 1 : 0)), [n, dim]);
 }
+
+/**
+ * Trains a compiled model for one warm-up epoch (creating optimizer slots),
+ * then 50 steps in one epoch (batch 2 over 100 examples), then runs 50
+ * predicts, asserting the tensor count is the same after every step and
+ * unchanged by the predicts, and that training lowered the loss. Returns the
+ * shape of one prediction. (tfjs-layers itself holds one more tensor per
+ * finished epoch on wasm, with or without our layers, so step counts are
+ * compared within the epoch.)
+ */
+export async function expectFlatTensorCount(model: tfl.LayersModel, x: tf.Tensor): Promise<number[]> {
+  expect(x.shape[0]).toBe(100);
+  const first = await model.fit(x, x, {epochs: 1, batchSize: 10, verbose: 0});
+  const counts: number[] = [];
+  const h = await model.fit(x, x, {
+    epochs: 1, batchSize: 2, verbose: 0,
+    callbacks: {onBatchEnd: async () => { counts.push(tf.memory().numTensors); }},
+  });
+  expect(counts).toHaveLength(50);
+  expect(new Set(counts).size).toBe(1);
+  expect(h.history['loss'][0]).toBeLessThan(first.history['loss'][0] as number);
+  const before = tf.memory().numTensors;
+  let shape: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const y = model.predict(x) as tf.Tensor;
+    shape = y.shape;
+    y.dispose();
+  }
+  expect(tf.memory().numTensors).toBe(before);
+  return shape;
+}

@@ -1,0 +1,364 @@
+/**
+ * Fast products on wasm (src/perf/fast_matmul.ts): values and gradients equal
+ * those of the backend's own kernels and of the cpu backend, other backends
+ * keep their kernels, switching is idempotent, nothing leaks.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+import {
+  FAST_MATMUL_FLAG,
+  applyFastMatMulDefault,
+  disableFastMatMul,
+  enableFastMatMul,
+  getFastMatMulStats,
+  isFastMatMulActive,
+  isFastMatMulEnabled,
+} from '../src/perf';
+import {NODE_BACKENDS, useBackend} from './helpers/backends';
+
+const RTOL = 1e-4;
+const WRAPPED = [tf.BatchMatMul, tf._FusedMatMul, tf.GatherV2, tf.Slice];
+
+/** Deterministic values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed * 2654435761 % 2 ** 32;
+  for (let i = 0; i < n; i++) {
+    s = (1664525 * s + 1013904223) % 2 ** 32;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+function tensor(shape: number[], seed: number): tf.Tensor {
+  return tf.tensor(values(tf.util.sizeFromShape(shape), seed), shape);
+}
+
+/** Runs `fn` once with the backend's own kernels and once with the fast ones; returns both results as arrays. */
+function withAndWithout(fn: () => tf.Tensor[]): {plain: Float32Array[]; fast: Float32Array[]} {
+  const run = () => tf.tidy(fn).map((t) => {
+    const v = t.dataSync() as Float32Array;
+    t.dispose();
+    return v;
+  });
+  disableFastMatMul();
+  const plain = run();
+  enableFastMatMul();
+  const fast = run();
+  return {plain, fast};
+}
+
+/** Runs `fn` on the cpu backend (the reference implementation), then returns to `backend`. */
+async function onCpu(fn: () => tf.Tensor[], backend: string): Promise<Float32Array[]> {
+  await useBackend('cpu');
+  try {
+    return tf.tidy(fn).map((t) => {
+      const v = t.dataSync() as Float32Array;
+      t.dispose();
+      return v;
+    });
+  } finally {
+    await useBackend(backend);
+  }
+}
+
+/** Equal within `RTOL` relative to the largest magnitude of each reference array (float32 summation order differs). */
+function expectSame(plain: Float32Array[], fast: Float32Array[]): void {
+  expect(fast.length).toBe(plain.length);
+  for (let j = 0; j < plain.length; j++) {
+    expect(fast[j].length).toBe(plain[j].length);
+    const scale = plain[j].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(scale).toBeGreaterThan(0);
+    let worst = 0;
+    for (let i = 0; i < plain[j].length; i++) {
+      worst = Math.max(worst, Math.abs(fast[j][i] - plain[j][i]));
+    }
+    expect(worst / scale).toBeLessThanOrEqual(RTOL);
+  }
+}
+
+interface Case {
+  name: string;
+  a: number[];
+  b: number[];
+  transposeA: boolean;
+  transposeB: boolean;
+  /** tfjs-core 4.22's matMul gradient does not reduce broadcast batch axes (on any backend): values only then. */
+  gradients: boolean;
+}
+
+/** Every flag combination, sizes above and below the copy threshold, rank 3 with and without broadcasting. */
+function cases(): Case[] {
+  const out: Case[] = [];
+  for (const transposeA of [false, true]) {
+    for (const transposeB of [false, true]) {
+      const shapeA = (batch: number[], m: number, k: number) => transposeA ? [...batch, k, m] : [...batch, m, k];
+      const shapeB = (batch: number[], k: number, n: number) => transposeB ? [...batch, n, k] : [...batch, k, n];
+      const flags = `transposeA=${transposeA} transposeB=${transposeB}`;
+      out.push({name: `2-D 33x20 by 20x17, ${flags}`, a: shapeA([], 33, 20), b: shapeB([], 20, 17), transposeA, transposeB, gradients: true});
+      out.push({name: `2-D 40x30 by 30x2, ${flags}`, a: shapeA([], 40, 30), b: shapeB([], 30, 2), transposeA, transposeB, gradients: true});
+      out.push({name: `2-D 3x30 by 30x25, ${flags}`, a: shapeA([], 3, 30), b: shapeB([], 30, 25), transposeA, transposeB, gradients: true});
+      out.push({name: `rank 3, batch 3 by 3, ${flags}`, a: shapeA([3], 9, 11), b: shapeB([3], 11, 7), transposeA, transposeB, gradients: true});
+      out.push({name: `rank 3, batch 3 by 1, ${flags}`, a: shapeA([3], 9, 11), b: shapeB([1], 11, 7), transposeA, transposeB, gradients: false});
+      out.push({name: `rank 3, batch 1 by 4, ${flags}`, a: shapeA([1], 9, 11), b: shapeB([4], 11, 7), transposeA, transposeB, gradients: false});
+      out.push({name: `rank 4 by rank 2, ${flags}`, a: shapeA([2, 3], 6, 10), b: shapeB([], 10, 8), transposeA, transposeB, gradients: false});
+    }
+  }
+  return out;
+}
+
+describe.each(NODE_BACKENDS)('fast matMul on %s', (backend) => {
+  beforeAll(async () => {
+    await useBackend(backend);
+    enableFastMatMul();
+  });
+  afterAll(() => enableFastMatMul());
+
+  it.each(cases())('matMul value and gradients agree: $name', async ({a: shapeA, b: shapeB, transposeA, transposeB, gradients}) => {
+    const fn = () => {
+      const a = tensor(shapeA, 1);
+      const b = tensor(shapeB, 2);
+      const y = tf.matMul(a, b, transposeA, transposeB);
+      if (!gradients) return [y];
+      const w = tensor(y.shape, 3);
+      const [da, db] = tf.grads((x: tf.Tensor, z: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, z, transposeA, transposeB), w)))([a, b]);
+      return [y, da, db];
+    };
+    const {plain, fast} = withAndWithout(fn);
+    expectSame(plain, fast);
+    expectSame(await onCpu(fn, backend), fast);
+  });
+
+  // The wasm backend's own fused kernel is wrong whenever it cannot use
+  // XNNPACK (a transpose flag or a batch above one with a bias or relu): the
+  // reference is the cpu backend.
+  it.each([
+    ['linear', [1], [1]], ['relu', [1], [1]], ['relu', [3], [1]], ['relu6', [3], [3]], ['elu', [1], [2]],
+    ['sigmoid', [2], [1]], ['leakyrelu', [1], [1]], ['prelu', [3], [1]], ['prelu', [1], [3]],
+  ] as Array<[tf.fused.Activation, number[], number[]]>)(
+      'fused matMul with bias and %s, batches %j by %j, every flag, agrees with cpu', async (activation, batchA, batchB) => {
+        const fn = () => {
+          const out: tf.Tensor[] = [];
+          for (const transposeA of [false, true]) {
+            for (const transposeB of [false, true]) {
+              // A shared dimension above 48, the wasm loop's block size.
+              const a = tensor(transposeA ? [...batchA, 60, 30] : [...batchA, 30, 60], 4);
+              const b = tensor(transposeB ? [...batchB, 18, 60] : [...batchB, 60, 18], 5);
+              const bias = tensor([18], 6);
+              const preluActivationWeights = activation === 'prelu' ? tensor([18], 7) : undefined;
+              out.push(tf.fused.matMul({a, b, transposeA, transposeB, bias, activation, preluActivationWeights, leakyreluAlpha: 0.3}));
+            }
+          }
+          return out;
+        };
+        expectSame(await onCpu(fn, backend), withAndWithout(fn).fast);
+      });
+
+  it.each([[false, false], [true, false], [false, true], [true, true]])(
+      'gradients of a linear fused matMul with bias agree (transposeA=%s, transposeB=%s)', async (transposeA, transposeB) => {
+        // Inside a gradient tape tfjs fuses linear products only; its gradient is
+        // a customGrad of transposed products (it does not reduce broadcast batch axes: 2-D here).
+        const fn = () => {
+          const a = tensor(transposeA ? [24, 30] : [30, 24], 8);
+          const b = tensor(transposeB ? [18, 24] : [24, 18], 9);
+          const bias = tensor([18], 10);
+          const w = tensor([30, 18], 11);
+          const f = (x: tf.Tensor, z: tf.Tensor, c: tf.Tensor) =>
+            tf.sum(tf.mul(tf.fused.matMul({a: x, b: z, transposeA, transposeB, bias: c}), w));
+          return tf.grads(f)([a, b, bias]);
+        };
+        const {plain, fast} = withAndWithout(fn);
+        expectSame(plain, fast);
+        expectSame(await onCpu(fn, backend), fast);
+      });
+
+  it.each([
+    ['rows of a matrix', [7, 5], [4, 0, 6, 4], 0, 'float32'],
+    ['axis 1 of rank 3', [3, 6, 4], [5, 1], 1, 'float32'],
+    ['last axis, negative', [2, 3, 5], [0, 4, 2], -1, 'int32'],
+    ['2-D indices of a vector', [9], [[1, 8], [0, 3]], 0, 'bool'],
+  ] as Array<[string, number[], number[]|number[][], number, tf.DataType]>)(
+      'gather of %s agrees', async (_, shape, indices, axis, dtype) => {
+        const fn = () => {
+          const values = tf.mul(tensor(shape, 12), 10);
+          // (wasm's cast to bool keeps the low byte instead of 0/1: compare instead.)
+          const x = dtype === 'bool' ? tf.greater(values, 0) : tf.cast(values, dtype);
+          return [tf.cast(tf.gather(x, tf.tensor(indices, undefined, 'int32'), axis), 'float32')];
+        };
+        const {plain, fast} = withAndWithout(fn);
+        expect(Array.from(fast[0])).toEqual(Array.from(plain[0]));
+        expect(Array.from(fast[0])).toEqual(Array.from((await onCpu(fn, backend))[0]));
+      });
+
+  it('gather rejects an index out of range', () => {
+    const x = tensor([4, 3], 13);
+    expect(() => tf.gather(x, tf.tensor1d([1, 4], 'int32'))).toThrow(/index value 4/);
+    x.dispose();
+  });
+
+  it.each([
+    ['contiguous rows', [10, 6], [3, 0], [4, 6]],
+    ['a block of a matrix', [10, 6], [2, 1], [5, 3]],
+    ['rank 4', [3, 4, 5, 6], [1, 0, 2, 1], [2, 3, -1, 4]],
+    ['rank 5', [2, 3, 2, 3, 4], [1, 1, 0, 1, 2], [1, 2, 2, 2, 2]],
+    ['a vector', [11], [3], [5]],
+    ['nothing', [4, 4], [1, 1], [0, 2]],
+  ])('slice of %s agrees', async (_, shape, begin, size) => {
+    const fn = () => [tf.slice(tensor(shape, 14), begin, size)];
+    const {plain, fast} = withAndWithout(fn);
+    expect(Array.from(fast[0])).toEqual(Array.from(plain[0]));
+    expect(Array.from(fast[0])).toEqual(Array.from((await onCpu(fn, backend))[0]));
+    // int32 and bool take the same path.
+    const ints = () => [tf.cast(tf.slice(tf.cast(tf.mul(tensor(shape, 15), 9), 'int32'), begin, size), 'float32'),
+                        tf.cast(tf.slice(tf.greater(tensor(shape, 16), 0), begin, size), 'float32')];
+    const r = withAndWithout(ints);
+    expect(r.fast.map((v) => Array.from(v))).toEqual(r.plain.map((v) => Array.from(v)));
+  });
+
+  it('gradients of a Dense model (fused bias + relu) agree', () => {
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.dense({inputShape: [64], units: 48, activation: 'relu', kernelInitializer: 'glorotUniform'}),
+        tfl.layers.dense({units: 2}),
+        tfl.layers.dense({units: 48, activation: 'relu'}),
+        tfl.layers.dense({units: 64}),
+      ],
+    });
+    const x = tensor([32, 64], 8);
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const {plain, fast} = withAndWithout(() => {
+      const forward = model.predict(x) as tf.Tensor;
+      const loss = () => tf.mean(tf.square(tf.sub(model.apply(x) as tf.Tensor, x))) as tf.Scalar;
+      const {value, grads} = tf.variableGrads(loss, variables);
+      return [forward, value, ...variables.map((v) => grads[v.name])];
+    });
+    expect(plain.length).toBe(2 + 8);
+    expectSame(plain, fast);
+    model.dispose();
+    x.dispose();
+  });
+
+  it('takes the fast paths on wasm only', () => {
+    const before = getFastMatMulStats();
+    tf.tidy(() => {
+      tf.matMul(tensor([40, 30], 9), tensor([40, 20], 10), true, false);  // transposed copy
+      tf.matMul(tensor([40, 30], 9), tensor([40, 2], 10), true, false);  // too small to gain
+      tf.matMul(tensor([3, 20, 30], 9), tensor([30, 20], 10));  // batch folded into rows
+      tf.fused.matMul({a: tensor([1, 20, 30], 9), b: tensor([2, 30, 20], 10), bias: tensor([20], 11)});  // unfused
+      tf.gather(tensor([20, 3], 12), tf.tensor1d([2, 0], 'int32'));  // row copies
+    });
+    const after = getFastMatMulStats();
+    const counts = [after.transposed - before.transposed, after.passedThrough - before.passedThrough,
+                    after.folded - before.folded, after.unfused - before.unfused, after.copied - before.copied];
+    expect(counts).toEqual(backend === 'wasm' ? [1, 1, 1, 1, 1] : [0, 0, 0, 0, 0]);
+  });
+
+  it('leaks neither tensors nor backend data over many training steps', async () => {
+    const model = tfl.sequential({
+      layers: [tfl.layers.dense({inputShape: [40], units: 32, activation: 'relu'}), tfl.layers.dense({units: 40})],
+    });
+    const optimizer = tf.train.adam(1e-3);
+    const x = tensor([16, 40], 11);
+    const loss = () => tf.mean(tf.square(tf.sub(model.apply(x) as tf.Tensor, x))) as tf.Scalar;
+    const step = () => tf.dispose(optimizer.minimize(loss, true) ?? []);
+    const dataIds = () => (tf.backend() as unknown as {numDataIds(): number}).numDataIds();
+    step();
+    step();
+    const y = tensor([48, 40], 12);
+    const compiled = tfl.sequential({layers: [tfl.layers.dense({inputShape: [40], units: 8}), tfl.layers.dense({units: 40})]});
+    compiled.compile({optimizer: 'adam', loss: 'meanSquaredError'});
+    await compiled.fit(y, y, {batchSize: 16, epochs: 1});
+    const tensors0 = tf.memory().numTensors;
+    const ids0 = dataIds();
+    for (let i = 0; i < 50; i++) {
+      step();
+      tf.dispose(tf.tidy(() => [
+        tf.matMul(tensor([3, 20, 9], i), tensor([1, 20, 9], i + 1), false, true),
+        tf.fused.matMul({a: tensor([1, 6, 20], i), b: tensor([2, 20, 5], i), bias: tensor([5], i), activation: 'relu'}),
+        tf.slice(x, [1, 2], [5, 6]),
+      ]));
+    }
+    await compiled.fit(y, y, {batchSize: 16, epochs: 3});
+    expect(tf.memory().numTensors).toBe(tensors0);
+    expect(dataIds()).toBe(ids0);
+    model.dispose();
+    compiled.dispose();
+    optimizer.dispose();
+    tf.dispose([x, y]);
+  });
+});
+
+describe('switching fast matMul', () => {
+  beforeAll(async () => useBackend('wasm'));
+  afterAll(() => enableFastMatMul());
+
+  it('wraps only the wasm kernels and restores the very same objects', () => {
+    disableFastMatMul();
+    const wasmOwn = WRAPPED.map((name) => tf.getKernel(name, 'wasm'));
+    const cpuOwn = WRAPPED.map((name) => tf.getKernel(name, 'cpu'));
+    expect(isFastMatMulEnabled()).toBe(false);
+    expect(isFastMatMulActive()).toBe(false);
+
+    expect(enableFastMatMul()).toBe(true);
+    const wrapped = WRAPPED.map((name) => tf.getKernel(name, 'wasm'));
+    expect(isFastMatMulEnabled()).toBe(true);
+    expect(isFastMatMulActive()).toBe(true);
+    wrapped.forEach((k, i) => expect(k).not.toBe(wasmOwn[i]));
+    WRAPPED.forEach((name, i) => expect(tf.getKernel(name, 'cpu')).toBe(cpuOwn[i]));
+    // The wrapper keeps the original's setup, so a re-initialised backend still works.
+    wrapped.forEach((k, i) => expect(k.setupFunc).toBe(wasmOwn[i].setupFunc));
+
+    // Idempotent: a second enable changes nothing, a second disable neither.
+    expect(enableFastMatMul()).toBe(true);
+    WRAPPED.forEach((name, i) => expect(tf.getKernel(name, 'wasm')).toBe(wrapped[i]));
+    disableFastMatMul();
+    disableFastMatMul();
+    WRAPPED.forEach((name, i) => expect(tf.getKernel(name, 'wasm')).toBe(wasmOwn[i]));
+    WRAPPED.forEach((name, i) => expect(tf.getKernel(name, 'cpu')).toBe(cpuOwn[i]));
+    enableFastMatMul();
+  });
+
+  it('follows the tf.env() flag, and the flag follows the functions', () => {
+    enableFastMatMul();
+    expect(tf.env().getBool(FAST_MATMUL_FLAG)).toBe(true);
+    tf.env().set(FAST_MATMUL_FLAG, false);
+    expect(isFastMatMulEnabled()).toBe(false);
+    expect(isFastMatMulActive()).toBe(false);
+    // The package-import default respects a flag set to false beforehand.
+    applyFastMatMulDefault();
+    expect(isFastMatMulEnabled()).toBe(false);
+    tf.env().set(FAST_MATMUL_FLAG, true);
+    expect(isFastMatMulActive()).toBe(true);
+    disableFastMatMul();
+    expect(tf.env().getBool(FAST_MATMUL_FLAG)).toBe(false);
+    enableFastMatMul();
+    expect(tf.env().getBool(FAST_MATMUL_FLAG)).toBe(true);
+  });
+
+  it('wraps kernels registered after enabling once the wasm backend is set', async () => {
+    disableFastMatMul();
+    // As if the wasm package were imported after this library: its kernels are absent...
+    const own = WRAPPED.map((name) => tf.getKernel(name, 'wasm'));
+    WRAPPED.forEach((name) => tf.unregisterKernel(name, 'wasm'));
+    try {
+      expect(enableFastMatMul()).toBe(false);
+      expect(isFastMatMulEnabled()).toBe(true);
+      expect(isFastMatMulActive()).toBe(false);
+    } finally {
+      // ...then registered, and the backend selected.
+      own.forEach((config) => tf.registerKernel(config));
+    }
+    expect(isFastMatMulActive()).toBe(false);
+    await useBackend('cpu');
+    expect(isFastMatMulActive()).toBe(false);
+    await useBackend('wasm');
+    expect(isFastMatMulActive()).toBe(true);
+    const a = tensor([30, 25], 12);
+    const b = tensor([30, 20], 13);
+    const before = getFastMatMulStats().transposed;
+    tf.dispose(tf.matMul(a, b, true, false));
+    expect(getFastMatMulStats().transposed).toBe(before + 1);
+    tf.dispose([a, b]);
+  });
+});
