@@ -390,6 +390,40 @@
   }
 
   /**
+   * model.save / tf.loadLayersModel with tfjs's own browser handlers: the
+   * loaded model has our classes, the same weights and (at inference mode
+   * 'mean') the same predictions, and a reloaded model keeps training.
+   */
+  async function saveLoadSection(ctx) {
+    const {selfChecks} = ctx;
+    const {model} = buildVae();  // inferenceMode 'mean': deterministic predictions
+    const x = vaeData();
+    model.compile({optimizer: tf.train.sgd(VAE_LR), loss: tfv.losses.bernoulliNLL({fromLogits: true})});
+    await model.fit(x, x, {batchSize: VAE_BATCH, epochs: 1, shuffle: false, verbose: 0});
+    const expected = await flat(model.predict(x));
+    const weights = await Promise.all(model.getWeights().map(flat));
+    for (const url of [`indexeddb://tfv-${tf.getBackend()}`, `localstorage://tfv-${tf.getBackend()}`]) {
+      await model.save(url);
+      const loaded = await tf.loadLayersModel(url);
+      const names = loaded.layers.map((l) => l.getClassName());
+      selfChecks.push({name: `save/load ${url.split(':')[0]}: our layers come back`,
+        ok: names.includes('KLDivergenceLayer') && names.includes('Reparameterize'), detail: names.join(',')});
+      const loadedWeights = await Promise.all(loaded.getWeights().map(flat));
+      const wDiff = Math.max(...loadedWeights.map((w, i) => maxAbsDiff(w, weights[i])));
+      selfChecks.push({name: `save/load ${url.split(':')[0]}: weights identical`,
+        ok: loadedWeights.length === weights.length && wDiff === 0, detail: `max diff ${wDiff}`});
+      const got = await flat(loaded.predict(x));
+      selfChecks.push({name: `save/load ${url.split(':')[0]}: predictions identical`,
+        ok: maxAbsDiff(got, expected) === 0, detail: `max diff ${maxAbsDiff(got, expected)}`});
+      loaded.compile({optimizer: tf.train.sgd(VAE_LR), loss: tfv.losses.bernoulliNLL({fromLogits: true})});
+      const h = await loaded.fit(x, x, {batchSize: VAE_BATCH, epochs: 1, shuffle: false, verbose: 0});
+      selfChecks.push({name: `save/load ${url.split(':')[0]}: the loaded model trains`,
+        ok: Number.isFinite(h.history.loss[0]), detail: `loss ${h.history.loss[0]}`});
+      await tf.io.removeModel(url);
+    }
+  }
+
+  /**
    * API calls that read tensors synchronously (dataSync). tfjs's webgpu backend
    * implements synchronous reads through a canvas copy that, on SwiftShader,
    * returns zeros for some results and then loses the device, so this runs last.
@@ -458,7 +492,7 @@
         out.errors['library bundle'] = 'global tfv is undefined (dist/tfjs-variational.min.js did not load)';
       } else {
         sections.push(['klDivergence', klSection], ['reparameterize', reparameterizeSection],
-            ['losses', lossesSection], ['vae training step', vaeSection],
+            ['losses', lossesSection], ['vae training step', vaeSection], ['save and load', saveLoadSection],
             // last: a failed synchronous read can lose the webgpu device for the rest of the page
             ['synchronous reads', syncReadSection]);
       }
