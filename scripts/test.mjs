@@ -1,0 +1,57 @@
+// `npm test`: type-check, build, the Node suites (jest, cpu + wasm), then the
+// browser suite (headless Chromium: cpu, webgl, webgpu). Ends with one line
+// `N passed, M failed` counting both suites, and exits non-zero on any failure.
+import {spawnSync} from 'node:child_process';
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
+import os from 'node:os';
+import {dirname, join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+function run(label, cmd, args) {
+  console.log(`\n== ${label}: ${[cmd, ...args].join(' ')}`);
+  const r = spawnSync(cmd, args, {cwd: root, stdio: 'inherit'});
+  return r.status === null ? 1 : r.status;
+}
+
+let failed = 0;
+let passed = 0;
+if (run('typecheck', bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']) !== 0) failed++; else passed++;
+if (run('build', bin('rollup'), ['-c', 'rollup.config.mjs']) !== 0) {
+  console.log('\nbuild failed: the suites need dist/');
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+}
+passed++;
+
+const tmp = mkdtempSync(join(os.tmpdir(), 'tfv-test-'));
+const jestJson = join(tmp, 'jest.json');
+const jestStatus = run('node suites', bin('jest'), ['--json', `--outputFile=${jestJson}`]);
+try {
+  const report = JSON.parse(readFileSync(jestJson, 'utf8'));
+  passed += report.numPassedTests;
+  failed += report.numFailedTests + report.numRuntimeErrorTestSuites;
+} catch (e) {
+  failed++;
+  console.log(`jest wrote no report: ${e.message}`);
+}
+if (jestStatus !== 0 && failed === 0) failed++;
+rmSync(tmp, {recursive: true, force: true});
+
+const browser = spawnSync(process.execPath, [join(root, '__tests__', 'browser', 'run.mjs')],
+    {cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8'});
+process.stdout.write(browser.stdout ?? '');
+const m = /^(\d+) passed, (\d+) failed$/m.exec(browser.stdout ?? '');
+if (m) {
+  passed += Number(m[1]);
+  failed += Number(m[2]);
+}
+if (!m || browser.status !== 0) {
+  if (!m || Number(m[2]) === 0) failed++;
+}
+
+console.log(`\nall suites: typecheck, build, jest (cpu + wasm), browser (cpu + webgl + webgpu)`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
