@@ -1,12 +1,15 @@
 // Benchmark `matmul-transpose`: the wasm backend's products with transpose
 // flags, with and without tfjs-variational's fast products
-// (src/perf/fast_matmul.ts), measured in the same process, interleaved.
+// (src/perf/fast_wasm_kernels.ts), measured in the same process, interleaved.
 //
 //   1. GFLOP/s of matMul for 256×784 by 784×512: plain, transposeA (a stored
 //      as 784×256), transposeB (b stored as 512×784); and of the two
 //      transposed products in the backward pass of a 784→512 Dense layer on a
 //      batch of 256 (dW = xᵀ·dy, dx = dy·Wᵀ).
-//   2. One training step (`model.fit` on one batch of 256) of a
+//   2. The two copies around it in training: `GatherV2` of a 256-row batch
+//      (what model.fit does to its inputs and targets every step) and `Slice`
+//      of a 256-row batch, both from a 10,000×784 data set.
+//   3. One training step (`model.fit` on one batch of 256) of a
 //      784-512-2-512-784 Dense autoencoder (relu hidden layers, MSE, Adam).
 //
 // Every figure is reported as a ratio (fast / original) of medians over
@@ -21,7 +24,7 @@ import {performance} from 'node:perf_hooks';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 
 export const name = 'matmul-transpose';
-export const title = 'wasm matMul with transpose flags and one autoencoder training step, with and without fast products';
+export const title = 'wasm matMul with transpose flags, batch gather/slice and one autoencoder training step, with and without the fast kernels';
 
 const BATCH = 256;
 const ORIGINAL_DIM = 784;
@@ -74,6 +77,18 @@ function productCases(tf) {
       make: () => [filled(tf, [M, K], 5), filled(tf, [M, N], 6)], run: (x, dy) => tf.matMul(x, dy, true, false)},
     {id: 'dx', label: `Dense ${K}→${N} backward dx = dy·Wᵀ (${M}×${N}·${N}×${K})`, flops, fresh: true,
       make: () => [filled(tf, [M, N], 6), filled(tf, [K, N], 7)], run: (dy, w) => tf.matMul(dy, w, false, true)},
+  ];
+}
+
+/** Data-movement kernels: a 256-row batch out of a 10,000×784 data set. */
+function copyCases(tf) {
+  const rows = 10000;
+  const indices = tf.tensor1d(Array.from({length: BATCH}, (_, i) => (i * 7919) % rows), 'int32');
+  return [
+    {id: 'gather', label: `gather ${BATCH} rows of ${rows}×${ORIGINAL_DIM} (model.fit's batch)`,
+      make: () => [filled(tf, [rows, ORIGINAL_DIM], 9), indices], run: (x, i) => tf.gather(x, i)},
+    {id: 'slice', label: `slice ${BATCH} rows of ${rows}×${ORIGINAL_DIM}`,
+      make: () => [filled(tf, [rows, ORIGINAL_DIM], 9)], run: (x) => tf.slice(x, [BATCH, 0], [BATCH, ORIGINAL_DIM])},
   ];
 }
 
@@ -130,21 +145,21 @@ export async function run(ctx = {}) {
   const tfl = ctx.tfl ?? await import('@tensorflow/tfjs-layers');
   const tfv = ctx.tfv ?? await loadLibrary();
   const repeats = ctx.repeats ?? 5;
-  if (typeof tfv.enableFastMatMul !== 'function') {
-    throw new Error('the tfjs-variational build has no enableFastMatMul: rebuild dist (npm run build)');
+  if (typeof tfv.enableFastWasmKernels !== 'function') {
+    throw new Error('the tfjs-variational build has no enableFastWasmKernels: rebuild dist (npm run build)');
   }
   if (ctx.backends && !ctx.backends.includes('wasm')) {
-    return {ok: true, rows: [], markdown: 'Skipped: the fast products act on the wasm backend only, which was not selected.'};
+    return {ok: true, rows: [], markdown: 'Skipped: the fast kernels act on the wasm backend only, which was not selected.'};
   }
   if (!(await tf.setBackend('wasm'))) throw new Error('backend \'wasm\' could not be initialised');
   await tf.ready();
-  const wasEnabled = tfv.isFastMatMulEnabled();
-  const setFast = (on) => (on ? tfv.enableFastMatMul() : tfv.disableFastMatMul());
+  const wasEnabled = tfv.isFastWasmKernelsEnabled();
+  const setFast = (on) => (on ? tfv.enableFastWasmKernels() : tfv.disableFastWasmKernels());
   const modes = [false, true];
   const rows = [];
   try {
     // 1. Products.
-    const cases = productCases(tf);
+    const cases = [...productCases(tf), ...copyCases(tf)];
     const times = new Map(cases.map((c) => [c.id, {false: [], true: []}]));
     const operands = new Map(cases.map((c) => [c.id, c.make()]));
     const calls = (on, c) => (on || !['transposeA', 'transposeB', 'dW', 'dx'].includes(c.id) ? 10 : 2);
@@ -160,13 +175,15 @@ export async function run(ctx = {}) {
       }
       log(`  [products] repeat ${r + 1}/${repeats} done`);
     }
-    for (const ops of operands.values()) tf.dispose(ops);
+    const seen = new Set();  // operands shared between cases are disposed once
+    for (const ops of operands.values()) tf.dispose(ops.filter((t) => !seen.has(t) && seen.add(t)));
     const plainMs = median(times.get('plain').true);
     for (const c of cases) {
       const off = median(times.get(c.id).false);
       const on = median(times.get(c.id).true);
-      rows.push({kind: 'product', id: c.id, label: c.label, offMs: off, onMs: on,
-        offGflops: c.flops / off / 1e6, onGflops: c.flops / on / 1e6, speedup: off / on, vsPlain: plainMs / on});
+      rows.push(c.flops == null ? {kind: 'copy', id: c.id, label: c.label, offMs: off, onMs: on, speedup: off / on} :
+        {kind: 'product', id: c.id, label: c.label, offMs: off, onMs: on,
+          offGflops: c.flops / off / 1e6, onGflops: c.flops / on / 1e6, speedup: off / on, vsPlain: plainMs / on});
     }
 
     // 2. Training step.
@@ -214,10 +231,15 @@ export async function run(ctx = {}) {
     `Targets: every transposed product ≥ ${TARGET_PRODUCT_SPEEDUP}× faster, the training step ≥ ${TARGET_STEP_SPEEDUP}× faster` +
         ` — **${ok ? 'met' : 'missed'}**.`,
     '',
-    '| product | original ms | GFLOP/s | fast ms | GFLOP/s | fast / original speed | fast vs plain (same b) |',
+    '| product | original ms | GFLOP/s | fast ms | GFLOP/s | speedup | fast ms ÷ plain ms (same b) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...products.map((row) => `| ${row.label} | ${f2(row.offMs)} | ${f1(row.offGflops)} | ${f2(row.onMs)} | ` +
-        `${f1(row.onGflops)} | **${f1(row.speedup)}×** | ${f2(1 / row.vsPlain)}× the time |`),
+        `${f1(row.onGflops)} | **${f1(row.speedup)}×** | ${f2(1 / row.vsPlain)} |`),
+    '',
+    '| copy | original ms | fast ms | speedup |',
+    '| --- | ---: | ---: | ---: |',
+    ...rows.filter((row) => row.kind === 'copy').map((row) =>
+      `| ${row.label} | ${f2(row.offMs)} | ${f2(row.onMs)} | **${f1(row.speedup)}×** |`),
     '',
     '| training step | original ms | GFLOP/s | fast ms | GFLOP/s | speedup | fast GFLOP/s ÷ plain matMul GFLOP/s |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -19,6 +19,7 @@ import {fileURLToPath, pathToFileURL} from 'node:url';
 const BENCHMARKS = [
   {name: 'vae-epoch', load: () => import('./vae_epoch.mjs')},
   {name: 'vae-step', load: () => import('./vae_step.mjs')},
+  {name: 'matmul-transpose', load: () => import('./matmul_transpose.mjs')},
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

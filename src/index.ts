@@ -4,8 +4,10 @@
  *
  * Importing this module registers every class for serialization (so
  * `tf.loadLayersModel` finds them), switches `model.evaluate` and `fit`'s
- * validation to the full objective (compiled loss + layer losses), and, in
- * Node without tfjs-node, registers a `file://` save/load handler.
+ * validation to the full objective (compiled loss + layer losses), replaces
+ * the wasm backend's slow matrix-product, gather and slice kernels with fast
+ * ones (see `src/perf`; `disableFastWasmKernels()` undoes it), and, in Node
+ * without tfjs-node, registers a `file://` save/load handler.
  */
 import * as callbacks from './callbacks';
 import {setFullObjectiveEvaluation} from './engine/full_objective';
@@ -13,11 +15,22 @@ import * as flows from './flows';
 import * as io from './io';
 import * as layers from './layers';
 import * as losses from './losses';
+import {applyFastWasmKernelsDefault} from './perf';
 
 export {callbacks, flows, io, layers, losses};
 export {evaluateObjective, isFullObjectiveEvaluation, setFullObjectiveEvaluation} from './engine/full_objective';
 export type {BatchIterable, EvaluateObjectiveArgs, ObjectiveResult} from './engine/full_objective';
+export {
+  FAST_WASM_KERNELS_FLAG,
+  disableFastWasmKernels,
+  enableFastWasmKernels,
+  getFastWasmKernelsStats,
+  isFastWasmKernelsActive,
+  isFastWasmKernelsEnabled,
+} from './perf';
+export type {FastWasmKernelsStats} from './perf';
 export {version} from './version';
 
 setFullObjectiveEvaluation(true);
 io.registerFileSystemRouter();
+applyFastWasmKernelsDefault();

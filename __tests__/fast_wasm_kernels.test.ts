@@ -1,5 +1,5 @@
 /**
- * Fast products on wasm (src/perf/fast_matmul.ts): values and gradients equal
+ * Fast products on wasm (src/perf/fast_wasm_kernels.ts): values and gradients equal
  * those of the backend's own kernels and of the cpu backend, other backends
  * keep their kernels, switching is idempotent, nothing leaks.
  */
@@ -7,13 +7,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import {
-  FAST_MATMUL_FLAG,
-  applyFastMatMulDefault,
-  disableFastMatMul,
-  enableFastMatMul,
-  getFastMatMulStats,
-  isFastMatMulActive,
-  isFastMatMulEnabled,
+  FAST_WASM_KERNELS_FLAG,
+  applyFastWasmKernelsDefault,
+  disableFastWasmKernels,
+  enableFastWasmKernels,
+  getFastWasmKernelsStats,
+  isFastWasmKernelsActive,
+  isFastWasmKernelsEnabled,
 } from '../src/perf';
 import {NODE_BACKENDS, useBackend} from './helpers/backends';
 
@@ -42,9 +42,9 @@ function withAndWithout(fn: () => tf.Tensor[]): {plain: Float32Array[]; fast: Fl
     t.dispose();
     return v;
   });
-  disableFastMatMul();
+  disableFastWasmKernels();
   const plain = run();
-  enableFastMatMul();
+  enableFastWasmKernels();
   const fast = run();
   return {plain, fast};
 }
@@ -111,9 +111,9 @@ function cases(): Case[] {
 describe.each(NODE_BACKENDS)('fast matMul on %s', (backend) => {
   beforeAll(async () => {
     await useBackend(backend);
-    enableFastMatMul();
+    enableFastWasmKernels();
   });
-  afterAll(() => enableFastMatMul());
+  afterAll(() => enableFastWasmKernels());
 
   it.each(cases())('matMul value and gradients agree: $name', async ({a: shapeA, b: shapeB, transposeA, transposeB, gradients}) => {
     const fn = () => {
@@ -240,7 +240,7 @@ describe.each(NODE_BACKENDS)('fast matMul on %s', (backend) => {
   });
 
   it('takes the fast paths on wasm only', () => {
-    const before = getFastMatMulStats();
+    const before = getFastWasmKernelsStats();
     tf.tidy(() => {
       tf.matMul(tensor([40, 30], 9), tensor([40, 20], 10), true, false);  // transposed copy
       tf.matMul(tensor([40, 30], 9), tensor([40, 2], 10), true, false);  // too small to gain
@@ -248,7 +248,7 @@ describe.each(NODE_BACKENDS)('fast matMul on %s', (backend) => {
       tf.fused.matMul({a: tensor([1, 20, 30], 9), b: tensor([2, 30, 20], 10), bias: tensor([20], 11)});  // unfused
       tf.gather(tensor([20, 3], 12), tf.tensor1d([2, 0], 'int32'));  // row copies
     });
-    const after = getFastMatMulStats();
+    const after = getFastWasmKernelsStats();
     const counts = [after.transposed - before.transposed, after.passedThrough - before.passedThrough,
                     after.folded - before.folded, after.unfused - before.unfused, after.copied - before.copied];
     expect(counts).toEqual(backend === 'wasm' ? [1, 1, 1, 1, 1] : [0, 0, 0, 0, 0]);
@@ -291,74 +291,74 @@ describe.each(NODE_BACKENDS)('fast matMul on %s', (backend) => {
 
 describe('switching fast matMul', () => {
   beforeAll(async () => useBackend('wasm'));
-  afterAll(() => enableFastMatMul());
+  afterAll(() => enableFastWasmKernels());
 
   it('wraps only the wasm kernels and restores the very same objects', () => {
-    disableFastMatMul();
+    disableFastWasmKernels();
     const wasmOwn = WRAPPED.map((name) => tf.getKernel(name, 'wasm'));
     const cpuOwn = WRAPPED.map((name) => tf.getKernel(name, 'cpu'));
-    expect(isFastMatMulEnabled()).toBe(false);
-    expect(isFastMatMulActive()).toBe(false);
+    expect(isFastWasmKernelsEnabled()).toBe(false);
+    expect(isFastWasmKernelsActive()).toBe(false);
 
-    expect(enableFastMatMul()).toBe(true);
+    expect(enableFastWasmKernels()).toBe(true);
     const wrapped = WRAPPED.map((name) => tf.getKernel(name, 'wasm'));
-    expect(isFastMatMulEnabled()).toBe(true);
-    expect(isFastMatMulActive()).toBe(true);
+    expect(isFastWasmKernelsEnabled()).toBe(true);
+    expect(isFastWasmKernelsActive()).toBe(true);
     wrapped.forEach((k, i) => expect(k).not.toBe(wasmOwn[i]));
     WRAPPED.forEach((name, i) => expect(tf.getKernel(name, 'cpu')).toBe(cpuOwn[i]));
     // The wrapper keeps the original's setup, so a re-initialised backend still works.
     wrapped.forEach((k, i) => expect(k.setupFunc).toBe(wasmOwn[i].setupFunc));
 
     // Idempotent: a second enable changes nothing, a second disable neither.
-    expect(enableFastMatMul()).toBe(true);
+    expect(enableFastWasmKernels()).toBe(true);
     WRAPPED.forEach((name, i) => expect(tf.getKernel(name, 'wasm')).toBe(wrapped[i]));
-    disableFastMatMul();
-    disableFastMatMul();
+    disableFastWasmKernels();
+    disableFastWasmKernels();
     WRAPPED.forEach((name, i) => expect(tf.getKernel(name, 'wasm')).toBe(wasmOwn[i]));
     WRAPPED.forEach((name, i) => expect(tf.getKernel(name, 'cpu')).toBe(cpuOwn[i]));
-    enableFastMatMul();
+    enableFastWasmKernels();
   });
 
   it('follows the tf.env() flag, and the flag follows the functions', () => {
-    enableFastMatMul();
-    expect(tf.env().getBool(FAST_MATMUL_FLAG)).toBe(true);
-    tf.env().set(FAST_MATMUL_FLAG, false);
-    expect(isFastMatMulEnabled()).toBe(false);
-    expect(isFastMatMulActive()).toBe(false);
+    enableFastWasmKernels();
+    expect(tf.env().getBool(FAST_WASM_KERNELS_FLAG)).toBe(true);
+    tf.env().set(FAST_WASM_KERNELS_FLAG, false);
+    expect(isFastWasmKernelsEnabled()).toBe(false);
+    expect(isFastWasmKernelsActive()).toBe(false);
     // The package-import default respects a flag set to false beforehand.
-    applyFastMatMulDefault();
-    expect(isFastMatMulEnabled()).toBe(false);
-    tf.env().set(FAST_MATMUL_FLAG, true);
-    expect(isFastMatMulActive()).toBe(true);
-    disableFastMatMul();
-    expect(tf.env().getBool(FAST_MATMUL_FLAG)).toBe(false);
-    enableFastMatMul();
-    expect(tf.env().getBool(FAST_MATMUL_FLAG)).toBe(true);
+    applyFastWasmKernelsDefault();
+    expect(isFastWasmKernelsEnabled()).toBe(false);
+    tf.env().set(FAST_WASM_KERNELS_FLAG, true);
+    expect(isFastWasmKernelsActive()).toBe(true);
+    disableFastWasmKernels();
+    expect(tf.env().getBool(FAST_WASM_KERNELS_FLAG)).toBe(false);
+    enableFastWasmKernels();
+    expect(tf.env().getBool(FAST_WASM_KERNELS_FLAG)).toBe(true);
   });
 
   it('wraps kernels registered after enabling once the wasm backend is set', async () => {
-    disableFastMatMul();
+    disableFastWasmKernels();
     // As if the wasm package were imported after this library: its kernels are absent...
     const own = WRAPPED.map((name) => tf.getKernel(name, 'wasm'));
     WRAPPED.forEach((name) => tf.unregisterKernel(name, 'wasm'));
     try {
-      expect(enableFastMatMul()).toBe(false);
-      expect(isFastMatMulEnabled()).toBe(true);
-      expect(isFastMatMulActive()).toBe(false);
+      expect(enableFastWasmKernels()).toBe(false);
+      expect(isFastWasmKernelsEnabled()).toBe(true);
+      expect(isFastWasmKernelsActive()).toBe(false);
     } finally {
       // ...then registered, and the backend selected.
       own.forEach((config) => tf.registerKernel(config));
     }
-    expect(isFastMatMulActive()).toBe(false);
+    expect(isFastWasmKernelsActive()).toBe(false);
     await useBackend('cpu');
-    expect(isFastMatMulActive()).toBe(false);
+    expect(isFastWasmKernelsActive()).toBe(false);
     await useBackend('wasm');
-    expect(isFastMatMulActive()).toBe(true);
+    expect(isFastWasmKernelsActive()).toBe(true);
     const a = tensor([30, 25], 12);
     const b = tensor([30, 20], 13);
-    const before = getFastMatMulStats().transposed;
+    const before = getFastWasmKernelsStats().transposed;
     tf.dispose(tf.matMul(a, b, true, false));
-    expect(getFastMatMulStats().transposed).toBe(before + 1);
+    expect(getFastWasmKernelsStats().transposed).toBe(before + 1);
     tf.dispose([a, b]);
   });
 });
