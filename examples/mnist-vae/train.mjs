@@ -33,7 +33,7 @@ const USAGE = `Usage: node examples/mnist-vae/train.mjs [options]
 Trains a VAE on MNIST with model.fit and reports the negative ELBO (nats per example).
 
 Options:
-  --epochs N         training epochs (default 3: one to two minutes on wasm with 2 cores)
+  --epochs N         training epochs (default 10: about a minute on wasm with 2 cores)
   --batch-size N     examples per step (default 128)
   --latent N         latent dimensions (default 2)
   --hidden N         units of the encoder's and decoder's hidden layer (default 512)
@@ -109,7 +109,7 @@ function parseOptions(argv) {
   }
   return {
     help: v.help ?? false,
-    epochs: v.epochs === undefined ? 3 : positiveInteger('epochs', v.epochs),
+    epochs: v.epochs === undefined ? 10 : positiveInteger('epochs', v.epochs),
     batchSize: v['batch-size'] === undefined ? 128 : positiveInteger('batch-size', v['batch-size']),
     latent: v.latent === undefined ? 2 : positiveInteger('latent', v.latent),
     hidden: v.hidden === undefined ? 512 : positiveInteger('hidden', v.hidden),
