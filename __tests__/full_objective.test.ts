@@ -124,6 +124,22 @@ describe.each(NODE_BACKENDS)('full objective on %s', (backend) => {
     await expect(tfv.evaluateObjective(vae, x, tf.slice(x, 0, 5))).rejects.toThrow(/same number of examples/);
   });
 
+  it('evaluates a tf.sequential model (its losses live on the model it wraps)', async () => {
+    const model = tfl.sequential({layers: [
+      tfl.layers.dense({inputShape: [10], units: 4, kernelInitializer: 'ones'}),
+      tfv.layers.klDivergence(),
+      tfv.layers.reparameterize({inferenceMode: 'mean'}),
+      tfl.layers.dense({units: 10}),
+    ]});
+    model.compile({optimizer: 'adam', loss: tfv.losses.bernoulliNLL({fromLogits: true})});
+    const x = binaryData(12, 10);
+    const r = await tfv.evaluateObjective(model, x, x);
+    expectClose((model.evaluate(x, x) as tf.Scalar).dataSync()[0], r.loss, 1e-5);
+    const h = tfl.model({inputs: model.inputs, outputs: model.layers[0].output as tfl.SymbolicTensor}).predict(x) as tf.Tensor;
+    const [mu, lv] = tf.split(h, 2, 1);
+    expectClose(r.layerLosses, tfv.layers.gaussianKL(mu, lv).dataSync()[0], 1e-5);
+  });
+
   it('leaks no tensor across repeated evaluations', async () => {
     const vae = buildVae({inputDim: 10, hidden: 6});
     vae.compile({optimizer: 'adam', loss: tfv.losses.bernoulliNLL({fromLogits: true})});

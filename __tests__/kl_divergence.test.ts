@@ -128,6 +128,7 @@ describe.each(NODE_BACKENDS)('KLDivergenceLayer on %s', (backend) => {
   it('rejects bad arguments and shapes with errors naming them', () => {
     expect(() => tfv.layers.klDivergence({weight: NaN})).toThrow(/weight/);
     expect(() => tfv.layers.klDivergence({freeBits: -1})).toThrow(/freeBits.*non-negative.*-1/);
+    expect(() => tfv.layers.klDivergence({weight: -0.5})).toThrow(/weight.*non-negative/);
     const a = tfl.input({shape: [3]});
     const b = tfl.input({shape: [4]});
     expect(() => tfv.layers.klDivergence().apply([a, b])).toThrow(/mu and logVar.*same shape/);
@@ -238,5 +239,25 @@ describe('KLDivergenceLayer inside tfjs-layers\' executor', () => {
     expectClose(hist.history['val_loss'][0] as number, data + klReference(xv, xv, 2), 1e-5, 1e-5);
     const r = await tfv.evaluateObjective(model, xt, y);
     expectClose(r.layerLosses, klReference(xv, xv, 2), 1e-5, 1e-5);
+  });
+});
+
+describe('klAnnealing with BayesianDense', () => {
+  beforeAll(async () => useBackend('cpu'));
+
+  it('anneals every layer with a divergence multiplier, nested models included', async () => {
+    const inner = tfl.sequential({layers: [tfv.layers.bayesianDense({inputShape: [3], units: 2, klWeight: 1, name: 'bd'})]});
+    const x = tfl.input({shape: [3]});
+    const h = inner.apply(x) as tfl.SymbolicTensor;
+    const [mu] = tfv.layers.klDivergence({name: 'kl'}).apply([h, h]) as tfl.SymbolicTensor[];
+    const model = tfl.model({inputs: x, outputs: mu});
+    model.compile({optimizer: tf.train.sgd(0), loss: 'meanSquaredError'});
+    expect(tfv.callbacks.findKLLayers(model)).toHaveLength(2);
+    await model.fit(tf.ones([4, 3]), tf.zeros([4, 2]), {
+      epochs: 2, batchSize: 4, verbose: 0,
+      callbacks: [tfv.callbacks.klAnnealing({schedule: (e) => 0.25 * (e + 1)})],
+    });
+    expect((model.getLayer('kl') as KLDivergenceLayer).getKLWeight()).toBe(0.5);
+    expect((inner.getLayer('bd') as unknown as tfv.layers.KLWeighted).getKLWeight()).toBe(0.5);
   });
 });

@@ -11,13 +11,15 @@
  */
 import * as callbacks from './callbacks';
 import {setFullObjectiveEvaluation} from './engine/full_objective';
+import * as distributions from './distributions';
 import * as flows from './flows';
 import * as io from './io';
 import * as layers from './layers';
 import * as losses from './losses';
+import * as priors from './priors';
 import {applyFastWasmKernelsDefault} from './perf';
 
-export {callbacks, flows, io, layers, losses};
+export {callbacks, distributions, flows, io, layers, losses, priors};
 export {evaluateObjective, isFullObjectiveEvaluation, setFullObjectiveEvaluation} from './engine/full_objective';
 export type {BatchIterable, EvaluateObjectiveArgs, ObjectiveResult} from './engine/full_objective';
 export {

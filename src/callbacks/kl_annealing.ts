@@ -1,9 +1,9 @@
 /**
- * KL annealing: changes β of every `KLDivergenceLayer` during `model.fit`.
+ * KL annealing: changes β of every divergence layer during `model.fit`.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
-import {KLDivergenceLayer} from '../layers/kl_divergence';
+import {isKLWeighted, KLWeighted} from '../layers/kl_weight';
 import {checkOneOf} from '../util/validate';
 
 export interface KLAnnealingArgs {
@@ -15,16 +15,19 @@ export interface KLAnnealingArgs {
   schedule: (step: number) => number;
   /** When β changes: at the start of each `'epoch'` (default) or each `'batch'`. */
   unit?: 'epoch'|'batch';
-  /** The layers to anneal. Default: every KLDivergenceLayer in the model, nested models included. */
-  layers?: KLDivergenceLayer[];
+  /**
+   * The layers to anneal. Default: every layer of the model with a divergence
+   * multiplier (KLDivergenceLayer, BayesianDense, …), nested models included.
+   */
+  layers?: KLWeighted[];
 }
 
-/** Every KLDivergenceLayer in `model`, searching nested models. */
-export function findKLLayers(model: {layers: tfl.layers.Layer[]}): KLDivergenceLayer[] {
-  const found: KLDivergenceLayer[] = [];
+/** Every layer of `model` with a divergence multiplier (`setKLWeight`), searching nested models. */
+export function findKLLayers(model: {layers: tfl.layers.Layer[]}): KLWeighted[] {
+  const found: KLWeighted[] = [];
   const visit = (layers: tfl.layers.Layer[]) => {
     for (const layer of layers) {
-      if (layer instanceof KLDivergenceLayer) {
+      if (isKLWeighted(layer)) {
         found.push(layer);
       } else if (Array.isArray((layer as unknown as {layers?: unknown}).layers)) {
         visit((layer as unknown as {layers: tfl.layers.Layer[]}).layers);
@@ -51,7 +54,7 @@ export function findKLLayers(model: {layers: tfl.layers.Layer[]}): KLDivergenceL
 export class KLAnnealing extends tfl.Callback {
   private readonly schedule: (step: number) => number;
   private readonly unit: 'epoch'|'batch';
-  private readonly explicitLayers: KLDivergenceLayer[]|undefined;
+  private readonly explicitLayers: KLWeighted[]|undefined;
   private globalBatch = 0;
   private current = NaN;
 
@@ -65,11 +68,11 @@ export class KLAnnealing extends tfl.Callback {
     this.explicitLayers = args.layers;
   }
 
-  private targets(): KLDivergenceLayer[] {
+  private targets(): KLWeighted[] {
     if (this.explicitLayers !== undefined) return this.explicitLayers;
     const layers = findKLLayers(this.model as unknown as {layers: tfl.layers.Layer[]});
     if (layers.length === 0) {
-      throw new Error(`klAnnealing: the model '${this.model.name}' has no KLDivergenceLayer to anneal`);
+      throw new Error(`klAnnealing: the model '${this.model.name}' has no layer with a divergence multiplier (setKLWeight) to anneal`);
     }
     return layers;
   }

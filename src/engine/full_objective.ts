@@ -42,7 +42,9 @@ interface BatchObjective {
 }
 
 function asCompiled(model: tfl.LayersModel, where: string): CompiledModel {
-  const m = model as unknown as CompiledModel;
+  // A tf.sequential model keeps its compiled losses on the LayersModel it wraps.
+  const inner = (model as unknown as {model?: unknown}).model;
+  const m = (inner instanceof tfl.LayersModel ? inner : model) as unknown as CompiledModel;
   if (m.lossFunctions == null || m.lossFunctions.length === 0) {
     throw new Error(`${where}: the model '${m.name}' must be compiled first: its compiled loss is the data term`);
   }

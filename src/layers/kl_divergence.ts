@@ -6,12 +6,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type {LayerArgs} from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
-import type {LayerVariable} from '@tensorflow/tfjs-layers/dist/variables';
 
 import {applicationKey, isCollectingLayerLosses, LayerLossBuffer} from '../engine/layer_losses';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
-import {checkFiniteNumber, checkNonNegative} from '../util/validate';
+import {checkNonNegative} from '../util/validate';
 import {gaussianParamShape, ShapeArg, splitGaussianParams} from './gaussian_params';
+import {KLWeight, KLWeighted} from './kl_weight';
 
 export interface KLDivergenceLayerArgs extends LayerArgs {
   /**
@@ -78,19 +78,18 @@ export function gaussianKL(mu: tf.Tensor, logVar: tf.Tensor, freeBits = 0): tf.S
  * References: Kingma & Welling 2014 (arXiv:1312.6114), appendix B;
  * Kingma et al. 2016 (arXiv:1606.04934), free bits.
  */
-export class KLDivergenceLayer extends tfl.layers.Layer {
+export class KLDivergenceLayer extends tfl.layers.Layer implements KLWeighted {
   /** @nocollapse */
   static className = 'KLDivergenceLayer';
 
   readonly freeBits: number;
-  private readonly initialWeight: number;
-  private klWeight: LayerVariable|null = null;
+  private readonly beta: KLWeight;
   private readonly buffer: LayerLossBuffer;
 
   constructor(args: KLDivergenceLayerArgs = {}) {
     super(args);
     const where = 'klDivergence';
-    this.initialWeight = args.weight === undefined ? 1 : checkFiniteNumber(where, 'weight', args.weight);
+    this.beta = new KLWeight(args.weight === undefined ? 1 : checkNonNegative(where, 'weight', args.weight), () => this.name);
     this.freeBits = args.freeBits === undefined ? 0 : checkNonNegative(where, 'freeBits', args.freeBits);
     this.buffer = new LayerLossBuffer(`KLDivergenceLayer '${this.name}'`);
     // One closure per layer, registered once: it returns everything recorded since its last call.
@@ -99,8 +98,7 @@ export class KLDivergenceLayer extends tfl.layers.Layer {
 
   override build(inputShape: ShapeArg): void {
     gaussianParamShape('klDivergence', inputShape);
-    this.klWeight = this.addWeight(
-        'kl_weight', [], 'float32', tfl.initializers.constant({value: this.initialWeight}), undefined, false);
+    this.beta.attach(this.addWeight('kl_weight', [], 'float32', this.beta.initializer(), undefined, false));
     this.built = true;
   }
 
@@ -113,11 +111,9 @@ export class KLDivergenceLayer extends tfl.layers.Layer {
     const list = Array.isArray(inputs) ? inputs : [inputs];
     const key = applicationKey(this.id, list);
     if ((kwargs['training'] === true || isCollectingLayerLosses()) && !this.buffer.has(key)) {
-      const klWeight = this.klWeight;
       const loss = tf.tidy(() => {
         const [mu, logVar] = splitGaussianParams('klDivergence', inputs);
-        const kl = gaussianKL(mu, logVar, this.freeBits);
-        return klWeight === null ? kl : tf.mul(klWeight.read(), kl) as tf.Scalar;
+        return this.beta.scale(gaussianKL(mu, logVar, this.freeBits));
       });
       this.buffer.record(key, loss);
     } else {
@@ -134,25 +130,17 @@ export class KLDivergenceLayer extends tfl.layers.Layer {
    * `await readKLWeight()`: synchronous reads stall the GPU there).
    */
   getKLWeight(): number {
-    if (this.klWeight === null) return this.initialWeight;
-    return this.klWeight.read().dataSync()[0];
+    return this.beta.get();
   }
 
   /** The current multiplier β, read asynchronously. */
-  async readKLWeight(): Promise<number> {
-    if (this.klWeight === null) return this.initialWeight;
-    return (await this.klWeight.read().data())[0];
+  readKLWeight(): Promise<number> {
+    return this.beta.read();
   }
 
-  /** Sets β for the following steps (e.g. from an annealing callback). */
+  /** Sets β (≥ 0) for the following steps (e.g. from an annealing callback). */
   setKLWeight(weight: number): void {
-    checkFiniteNumber('setKLWeight', 'weight', weight);
-    if (this.klWeight === null) {
-      throw new Error(`setKLWeight: layer '${this.name}' is not built yet; apply it to inputs first`);
-    }
-    const value = tf.scalar(weight);
-    this.klWeight.write(value);
-    value.dispose();
+    this.beta.set(weight);
   }
 
   override dispose(): ReturnType<tfl.layers.Layer['dispose']> {
@@ -162,7 +150,7 @@ export class KLDivergenceLayer extends tfl.layers.Layer {
 
   override getConfig(): tf.serialization.ConfigDict {
     return {
-      weight: this.initialWeight,
+      weight: this.beta.initial,
       freeBits: this.freeBits,
       ...super.getConfig(),
     };

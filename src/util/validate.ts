@@ -53,3 +53,9 @@ export function checkBoolean(where: string, name: string, value: unknown): boole
   if (typeof value !== 'boolean') throw argumentError(where, name, 'a boolean', value);
   return value;
 }
+
+export function checkPositive(where: string, name: string, value: unknown): number {
+  const v = checkFiniteNumber(where, name, value);
+  if (!(v > 0)) throw argumentError(where, name, 'a positive number', value);
+  return v;
+}
