@@ -7,6 +7,7 @@ import {BayesianDense, bayesianDense, BayesianDenseArgs, BayesianDenseEstimator}
 import {denseFlipout, denseLocalReparameterization, DensePosterior, denseReparameterization} from '../src/layers/dense_estimators';
 import {deriveSeed} from '../src/util/seed';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';
+import {roundTripInMemory} from './helpers/io';
 import {binaryData, expectFlatTensorCount, uniformArray} from './helpers/vae';
 
 const ESTIMATORS: BayesianDenseEstimator[] = ['reparameterization', 'localReparameterization', 'flipout'];
@@ -112,16 +113,6 @@ function columnMoments(draws: Float32Array[], cols: number, col: number, rowFilt
   }
   const mean = s / n;
   return {mean, variance: (s2 - n * mean * mean) / (n - 1)};
-}
-
-async function roundTripInMemory(model: tfl.LayersModel): Promise<tfl.LayersModel> {
-  let saved: tf.io.ModelArtifacts|undefined;
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    saved = artifacts;
-    return {modelArtifactsInfo: {dateSaved: new Date(), modelTopologyType: 'JSON'}};
-  }));
-  const json = JSON.parse(JSON.stringify(saved!.modelTopology));
-  return tfl.loadLayersModel(tf.io.fromMemory({...saved!, modelTopology: json}));
 }
 
 /** A small regression set: y = x·w* + 0.3 + noise, x in [-1, 1]^4. */

@@ -9,18 +9,8 @@ import * as tfv from '../src';
 import {KLDivergenceLayer} from '../src/layers/kl_divergence';
 import {Reparameterize} from '../src/layers/reparameterize';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';
+import {roundTripInMemory} from './helpers/io';
 import {binaryData, buildVae} from './helpers/vae';
-
-/** Saves to memory through tf.io and loads back, as a browser user's handler would. */
-async function roundTripInMemory(model: tfl.LayersModel): Promise<tfl.LayersModel> {
-  let saved: tf.io.ModelArtifacts|undefined;
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    saved = artifacts;
-    return {modelArtifactsInfo: {dateSaved: new Date(), modelTopologyType: 'JSON'}};
-  }));
-  const json = JSON.parse(JSON.stringify(saved!.modelTopology));
-  return tfl.loadLayersModel(tf.io.fromMemory({...saved!, modelTopology: json}));
-}
 
 function expectSameWeights(a: tfl.LayersModel, b: tfl.LayersModel): void {
   const wa = a.getWeights();
