@@ -1,5 +1,5 @@
 // `npm test`: type-check, build, the Node suites (jest, cpu + wasm), then the
-// browser suite (headless Chromium: cpu, webgl, webgpu). Ends with one line
+// browser suite (headless Chromium: cpu, wasm, webgl, webgpu). Ends with one line
 // `N passed, M failed` counting both suites, and exits non-zero on any failure.
 import {spawnSync} from 'node:child_process';
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
@@ -52,6 +52,6 @@ if (!m || browser.status !== 0) {
   if (!m || Number(m[2]) === 0) failed++;
 }
 
-console.log(`\nall suites: typecheck, build, jest (cpu + wasm), browser (cpu + webgl + webgpu)`);
+console.log(`\nall suites: typecheck, build, jest (cpu + wasm), browser (cpu, wasm threaded and not, webgl, webgpu)`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

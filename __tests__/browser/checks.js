@@ -1,14 +1,21 @@
 /**
  * Page side of the browser suite (loaded by index.html next to tf.min.js,
- * tf-backend-webgpu.min.js and tfjs-variational.min.js).
+ * tf-backend-webgpu.min.js, tf-backend-wasm.min.js and tfjs-variational.min.js).
  *
- * window.runChecks(backend, trainingKernels, tfOnly) switches tfjs to
+ * window.runChecks(backend, trainingKernels, tfOnly, options) switches tfjs to
  * `backend`, computes every value on deterministic inputs and returns plain
  * data to the runner:
- *   {backend, initialised, initError?, info, values, selfChecks, errors, missingKernels, trainingKernels?}
+ *   {backend, initialised, initError?, info, values, valueSections, sectionsRun,
+ *    selfChecks, errors, missingKernels, trainingKernels?, fastKernels?}
  * `values` are compared by the runner against the cpu page; `selfChecks` are
  * judged here (analytic values, invariants). Every page does the same calls in
  * the same order, so seeded sampling draws the same noise on every backend.
+ *
+ * options (all optional):
+ *   wasmThreads   XNNPACK threads to ask the wasm backend for (tf.wasm.setThreadsCount)
+ *   expectThreadedWasm  true: the page is cross-origin isolated and must load the
+ *                 threaded SIMD build; false: it is not and must load the SIMD build
+ *   sections      names of the sections to run (default: all)
  */
 (function () {
   'use strict';
@@ -443,8 +450,225 @@
     }
   }
 
+  /**
+   * The fast wasm kernels (tfv.enableFastWasmKernels, on by default) must not
+   * change results: gradients of a small Dense VAE — fused bias + relu in the
+   * forward pass, transposed products in the backward pass — and of a batched
+   * product, computed with the fast kernels and again without, agree within
+   * 1e-4 relative. On wasm the fast path must actually have run (the rewrite
+   * counters move); on every other backend switching is a no-op and the
+   * counters stay still. The gradients with the fast kernels (the default)
+   * and a fused product with transposeB, bias and relu are also compared with
+   * cpu by the runner.
+   */
+  const FK = {batch: 16, input: 64, hidden: 32, latent: 4, rtol: 1e-4};
+  let fastKernelRuns = 0;
+
+  function buildFastKernelModel() {
+    const x = tf.input({shape: [FK.input]});
+    const h = tf.layers.dense({units: FK.hidden, activation: 'relu', name: 'fk_enc'}).apply(x);
+    let mu = tf.layers.dense({units: FK.latent, name: 'fk_mu'}).apply(h);
+    let lv = tf.layers.dense({units: FK.latent, name: 'fk_logvar'}).apply(h);
+    [mu, lv] = tfv.layers.klDivergence({name: 'fk_kl'}).apply([mu, lv]);
+    const z = tfv.layers.reparameterize({seed: 17, name: 'fk_z'}).apply([mu, lv]);
+    const d = tf.layers.dense({units: FK.hidden, activation: 'relu', name: 'fk_dec'}).apply(z);
+    const out = tf.layers.dense({units: FK.input, name: 'fk_out'}).apply(d);
+    const model = tf.model({inputs: x, outputs: out});
+    const rng = mulberry32(8675309);
+    for (const name of ['fk_enc', 'fk_mu', 'fk_logvar', 'fk_dec', 'fk_out']) {
+      const layer = model.getLayer(name);
+      layer.setWeights(layer.getWeights().map((w) => {
+        const lim = w.shape.length === 2 ? Math.sqrt(6 / (w.shape[0] + w.shape[1])) : 0.1;
+        return tf.tensor(uniform(rng, w.size, -lim, lim), w.shape);
+      }));
+    }
+    return model;
+  }
+
+  /** Gradients of the negative ELBO of a fresh model (same weights, same noise) and of a batched product. */
+  async function fastKernelGradients(fx) {
+    const model = buildFastKernelModel();
+    const x = tf.tensor2d(fx.x, [FK.batch, FK.input]);
+    // tfjs-core has no gradient for the broadcast operand of a batched product,
+    // so the batched left operand is the variable here.
+    const a3 = tf.variable(tf.tensor3d(fx.a3, [2, FK.batch, FK.hidden]), true, `fk_a3_${++fastKernelRuns}`);
+    const wb = tf.tensor2d(fx.wb, [FK.hidden, 24]);
+    const lossFn = tfv.losses.bernoulliNLL({fromLogits: true});
+    const vars = model.trainableWeights.map((w) => w.val);
+    const {value, grads} = tf.variableGrads(() => {
+      const out = model.apply(x, {training: true});
+      const elbo = tf.add(tf.mean(lossFn(x, out)), tf.addN(model.calculateLosses()));
+      // [2, 16, 32]·[32, 24]: a batched left operand times a shared right one
+      // (its gradient is [2, 16, 24]·[32, 24]ᵀ, batched and transposed)
+      const batched = tf.mean(tf.square(tf.relu(tf.matMul(a3, wb))));
+      return tf.add(elbo, batched);
+    }, [...vars, a3]);
+    const result = {loss: await scalar(value)};
+    for (const w of model.trainableWeights) result[w.originalName] = await flat(grads[w.val.name]);
+    result['batched product operand'] = await flat(grads[a3.name]);
+    tf.dispose([value, x, a3, wb, ...Object.values(grads)]);
+    model.dispose();
+    return result;
+  }
+
+  function statsDelta(before, after) {
+    const d = {};
+    for (const k of Object.keys(after)) d[k] = after[k] - (before[k] || 0);
+    return d;
+  }
+
+  async function fastKernelsSection(ctx) {
+    const {values, selfChecks, out} = ctx;
+    const backend = tf.getBackend();
+    const rng = mulberry32(1618);
+    const fx = {
+      x: Float32Array.from(uniform(rng, FK.batch * FK.input, 0, 1), (u) => (u < 0.3 ? u / 0.3 : 0)),
+      a3: uniform(rng, 2 * FK.batch * FK.hidden, -1, 1),
+      wb: uniform(rng, FK.hidden * 24, -0.3, 0.3),
+    };
+    const state = {
+      enabledAtStart: tfv.isFastWasmKernelsEnabled(),
+      activeAtStart: tfv.isFastWasmKernelsActive(),
+      flagAtStart: tf.env().getBool(tfv.FAST_WASM_KERNELS_FLAG),
+    };
+    out.fastKernels = state;
+    selfChecks.push({name: 'fast wasm kernels are enabled by default (import of the library)',
+      ok: state.enabledAtStart === true && state.flagAtStart === true,
+      detail: `isFastWasmKernelsEnabled() ${state.enabledAtStart}, ${tfv.FAST_WASM_KERNELS_FLAG} ${state.flagAtStart}`});
+    if (backend === 'wasm') {
+      selfChecks.push({name: 'fast wasm kernels are active on the wasm backend', ok: state.activeAtStart === true,
+        detail: `isFastWasmKernelsActive() ${state.activeAtStart}`});
+    }
+
+    // A fused product with transposeB, bias and relu (the wasm loop's bias and
+    // activation bug lives on this path); compared with cpu by the runner.
+    const fa = tf.tensor2d(uniform(rng, FK.batch * FK.input, -1, 1), [FK.batch, FK.input]);
+    const fb = tf.tensor2d(uniform(rng, FK.hidden * FK.input, -0.3, 0.3), [FK.hidden, FK.input]);
+    const fbias = tf.tensor1d(uniform(rng, FK.hidden, -0.5, 0.5));
+    values['fastKernels.fused matMul(transposeB, bias, relu)'] =
+        await flat(tf.fused.matMul({a: fa, b: fb, transposeB: true, bias: fbias, activation: 'relu'}));
+
+    let on;
+    let off;
+    let deltaOn;
+    let deltaOff;
+    try {
+      tfv.enableFastWasmKernels();
+      let s0 = tfv.getFastWasmKernelsStats();
+      on = await fastKernelGradients(fx);
+      deltaOn = statsDelta(s0, tfv.getFastWasmKernelsStats());
+      tfv.disableFastWasmKernels();
+      state.activeWhenDisabled = tfv.isFastWasmKernelsActive();
+      s0 = tfv.getFastWasmKernelsStats();
+      off = await fastKernelGradients(fx);
+      deltaOff = statsDelta(s0, tfv.getFastWasmKernelsStats());
+    } finally {
+      // back to the default for the rest of the page
+      if (state.enabledAtStart) tfv.enableFastWasmKernels(); else tfv.disableFastWasmKernels();
+    }
+    state.activeAtEnd = tfv.isFastWasmKernelsActive();
+    state.rewritesWithFastKernels = deltaOn;
+
+    for (const [key, v] of Object.entries(on)) values[`fastKernels.${key === 'loss' ? 'loss' : `grad ${key}`}`] = v;
+    // on vs off on this backend: |on - off| <= rtol * |off| + rtol * 1e-3 * max|off| element-wise
+    for (const key of Object.keys(on)) {
+      const a = Array.isArray(on[key]) ? on[key] : [on[key]];
+      const b = Array.isArray(off[key]) ? off[key] : [off[key]];
+      const scale = Math.max(...b.map(Math.abs), 1e-30);
+      let ok = a.length === b.length;
+      let maxRel = 0;
+      let maxAbs = 0;
+      for (let i = 0; ok && i < a.length; i++) {
+        const d = Math.abs(a[i] - b[i]);
+        maxAbs = Math.max(maxAbs, d);
+        if (Math.abs(b[i]) >= 1e-3 * scale) maxRel = Math.max(maxRel, d / Math.abs(b[i]));
+        if (!(d <= FK.rtol * Math.abs(b[i]) + FK.rtol * 1e-3 * scale)) ok = false;
+      }
+      selfChecks.push({name: `fast kernels on vs off: ${key === 'loss' ? 'loss' : `gradient of ${key}`} agrees within ${FK.rtol} relative`,
+        ok, detail: `n=${a.length}, max abs ${maxAbs.toExponential(2)}, max rel ${maxRel.toExponential(2)}`});
+    }
+    const moved = (d) => Object.values(d).reduce((s, v) => s + v, 0);
+    const fmtStats = (d) => Object.entries(d).map(([k, v]) => `${k} ${v}`).join(', ');
+    if (backend === 'wasm') {
+      selfChecks.push({name: 'fast kernels on: the gradient pass ran transposed products through XNNPACK',
+        ok: deltaOn.transposed > 0, detail: fmtStats(deltaOn)});
+      selfChecks.push({name: 'fast kernels off: the wasm kernels are tfjs\'s own again',
+        ok: moved(deltaOff) === 0 && state.activeWhenDisabled === false,
+        detail: `${fmtStats(deltaOff)}; isFastWasmKernelsActive() ${state.activeWhenDisabled}`});
+    } else {
+      selfChecks.push({name: `fast kernels do not touch the ${backend} backend (no rewrites on or off)`,
+        ok: moved(deltaOn) === 0 && moved(deltaOff) === 0, detail: `on: ${fmtStats(deltaOn)}; off: ${fmtStats(deltaOff)}`});
+    }
+    selfChecks.push({name: 'fast kernels are restored to the default after switching',
+      ok: tfv.isFastWasmKernelsEnabled() === state.enabledAtStart && state.activeAtEnd === state.activeAtStart,
+      detail: `enabled ${tfv.isFastWasmKernelsEnabled()}, active ${state.activeAtEnd}`});
+  }
+
   // ------------------------------------------------------------ entry point
-  async function initBackend(backend, out) {
+  /** Names of the wasm binaries this page has fetched. */
+  function wasmBinariesLoaded() {
+    return performance.getEntriesByType('resource').map((e) => e.name.split('/').pop()).filter((n) => n.endsWith('.wasm'));
+  }
+
+  /**
+   * Prepares the wasm backend before tf.setBackend('wasm'): where its binaries
+   * are served, and how many XNNPACK threads to use. tfjs-backend-wasm 4.22
+   * caps the thread pool at navigator.hardwareConcurrency / 2 (it assumes two
+   * hardware threads per core), so on a 2-core machine it would run one
+   * thread whatever setThreadsCount asks for. To test the threaded build with
+   * a real pool, the page reports twice the requested count to tfjs, never
+   * more threads than the machine's logical cores.
+   */
+  function prepareWasm(out, options) {
+    if (!tf.wasm || typeof tf.wasm.setWasmPaths !== 'function') {
+      out.initError = 'tf.wasm is undefined (tf-backend-wasm.min.js did not load)';
+      return false;
+    }
+    tf.wasm.setWasmPaths(new URL('wasm/', location.href).href);
+    const hardware = navigator.hardwareConcurrency || 1;
+    out.info.crossOriginIsolated = self.crossOriginIsolated === true;
+    out.info.hardwareConcurrency = hardware;
+    const wanted = Math.min(options.wasmThreads || 0, hardware);
+    if (wanted > 0) {
+      if (self.crossOriginIsolated && Math.floor(hardware / 2) < wanted) {
+        Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', {get: () => 2 * wanted, configurable: true});
+        out.info.hardwareConcurrencyToTfjs = 2 * wanted;
+      }
+      tf.wasm.setThreadsCount(wanted);
+      out.wasmThreadsRequested = wanted;
+    }
+    return true;
+  }
+
+  async function describeWasm(out, options) {
+    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+    const loaded = wasmBinariesLoaded();
+    out.info.build = loaded.join('+') || 'unknown';
+    out.info.threads = tf.wasm.getThreadsCount();
+    out.info.WASM_HAS_MULTITHREAD_SUPPORT = threads;
+    out.info.WASM_HAS_SIMD_SUPPORT = simd;
+    if (options.expectThreadedWasm === true) {
+      out.selfChecks.push({name: 'cross-origin isolated page: SharedArrayBuffer and the threaded SIMD build',
+        ok: self.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function' && threads === true &&
+            loaded.length === 1 && loaded[0] === 'tfjs-backend-wasm-threaded-simd.wasm',
+        detail: `crossOriginIsolated ${self.crossOriginIsolated}, WASM_HAS_MULTITHREAD_SUPPORT ${threads}, loaded ${loaded.join(', ')}`});
+      if (out.wasmThreadsRequested) {
+        out.selfChecks.push({name: `threaded build runs ${out.wasmThreadsRequested} XNNPACK threads (tf.wasm.setThreadsCount)`,
+          ok: out.info.threads === out.wasmThreadsRequested,
+          detail: `tf.wasm.getThreadsCount() ${out.info.threads}`});
+      }
+    } else if (options.expectThreadedWasm === false) {
+      out.selfChecks.push({name: 'page without cross-origin isolation: the SIMD build with one thread',
+        ok: self.crossOriginIsolated !== true && typeof SharedArrayBuffer === 'undefined' && threads === false &&
+            loaded.length === 1 && loaded[0] === 'tfjs-backend-wasm-simd.wasm' && out.info.threads === 1,
+        detail: `crossOriginIsolated ${self.crossOriginIsolated}, SharedArrayBuffer ${typeof SharedArrayBuffer}, ` +
+            `WASM_HAS_MULTITHREAD_SUPPORT ${threads}, loaded ${loaded.join(', ')}, threads ${out.info.threads}`});
+    }
+  }
+
+  async function initBackend(backend, out, options) {
+    if (backend === 'wasm' && !prepareWasm(out, options)) return false;
     if (backend === 'webgpu') {
       if (!navigator.gpu) {
         out.initError = 'navigator.gpu is undefined (WebGPU not exposed)';
@@ -470,6 +694,7 @@
       out.initError = `tf.setBackend('${backend}') returned ${ok}; active backend is ${tf.getBackend()}`;
       return false;
     }
+    if (backend === 'wasm') await describeWasm(out, options);
     if (backend === 'webgl') {
       out.info.webglVersion = tf.env().getNumber('WEBGL_VERSION');
       out.info.float32 = tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED');
@@ -478,31 +703,37 @@
     return true;
   }
 
-  window.runChecks = async function runChecks(backend, trainingKernels, tfOnly) {
-    const out = {backend, initialised: false, info: {}, values: {}, selfChecks: [], errors: {}, missingKernels: []};
-    out.initialised = await initBackend(backend, out);
+  window.runChecks = async function runChecks(backend, trainingKernels, tfOnly, options = {}) {
+    const out = {backend, initialised: false, info: {}, values: {}, valueSections: {}, sectionsRun: [],
+      selfChecks: [], errors: {}, missingKernels: []};
+    out.initialised = await initBackend(backend, out, options);
     if (!out.initialised) return out;
     out.missingKernels = (trainingKernels || []).filter((k) => !tf.getKernel(k, backend));
 
     const ctx = {out, values: out.values, selfChecks: out.selfChecks, fx: fixtures(),
       profileKernels: backend === 'cpu'};
-    const sections = [['env', envSection]];
+    let sections = [['env', envSection]];
     if (!tfOnly) {
       if (typeof tfv === 'undefined') {
         out.errors['library bundle'] = 'global tfv is undefined (dist/tfjs-variational.min.js did not load)';
       } else {
         sections.push(['klDivergence', klSection], ['reparameterize', reparameterizeSection],
-            ['losses', lossesSection], ['vae training step', vaeSection], ['save and load', saveLoadSection],
+            ['losses', lossesSection], ['vae training step', vaeSection], ['fast wasm kernels', fastKernelsSection],
+            ['save and load', saveLoadSection],
             // last: a failed synchronous read can lose the webgpu device for the rest of the page
             ['synchronous reads', syncReadSection]);
       }
     }
+    if (Array.isArray(options.sections)) sections = sections.filter(([name]) => options.sections.includes(name));
     for (const [name, fn] of sections) {
+      const before = new Set(Object.keys(out.values));
+      out.sectionsRun.push(name);
       try {
         await fn(ctx);
       } catch (e) {
         out.errors[name] = String(e && e.message || e);
       }
+      for (const key of Object.keys(out.values)) if (!before.has(key)) out.valueSections[key] = name;
     }
     return out;
   };

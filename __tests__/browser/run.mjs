@@ -1,10 +1,18 @@
 #!/usr/bin/env node
 /**
- * Browser test suite: runs the library's layers, losses and one training step
- * on the cpu, webgl and webgpu backends inside headless Chromium and compares
- * the webgl and webgpu values with cpu.
+ * Browser test suite: runs the library's layers, losses, one training step and
+ * the fast-wasm-kernel checks on the cpu, wasm, webgl and webgpu backends inside
+ * headless Chromium and compares the wasm, webgl and webgpu values with cpu.
  *
  *   npm run build && node __tests__/browser/run.mjs
+ *
+ * Pages (one per backend, each a fresh tab):
+ *   cpu, webgl, webgpu    served with COOP/COEP (cross-origin isolated)
+ *   wasm                  cross-origin isolated, so tfjs loads the threaded SIMD
+ *                         build; asks for TFV_BROWSER_WASM_THREADS XNNPACK threads
+ *   wasm (not isolated)   the same files without COOP/COEP: tfjs must fall back to
+ *                         the single-threaded SIMD build (environment and
+ *                         fast-kernel checks only)
  *
  * Environment:
  *   TFV_CHROMIUM=/path/to/chromium           browser binary (default: `chromium`
@@ -16,31 +24,46 @@
  *   TFV_BROWSER_TF_ONLY=1                    run only the tfjs environment checks
  *                                            (no library bundle needed; for
  *                                            diagnosing the browser set-up)
+ *   TFV_BROWSER_WASM_THREADS=2               XNNPACK threads for the isolated wasm
+ *                                            page (0: tfjs's default; capped at the
+ *                                            machine's logical cores)
  *
- * Tolerances: see TOLERANCES below (webgl rtol 1e-3, webgpu rtol 5e-4,
- * both atol 1e-5 scaled by the check's largest value).
+ * Tolerances: see TOLERANCES below (wasm rtol 1e-4, webgl rtol 1e-3, webgpu
+ * rtol 5e-4, all atol 1e-5 scaled by the check's largest value).
  *
  * Output: one line per check, then `N passed, M failed`; the exit code is
  * non-zero when anything failed.
  */
-import {createServer} from 'node:http';
-import {existsSync, mkdtempSync, readFileSync, rmSync, statSync, accessSync, constants} from 'node:fs';
+import {existsSync, mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
-import {delimiter, dirname, extname, join, resolve} from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {join} from 'node:path';
 import {createRequire} from 'node:module';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '..', '..');
+import {CHROMIUM_ARGS, FILES, NOT_ISOLATED_PREFIX, findChromium, root, startServer, withTimeout} from './server.mjs';
+
 const require = createRequire(import.meta.url);
 
-const BACKENDS = ['cpu', 'webgl', 'webgpu'];
 const REFERENCE = 'cpu';
 const ALLOW_MISSING = process.env.TFV_ALLOW_MISSING_BROWSER_BACKEND === '1';
 const VERBOSE = process.env.TFV_BROWSER_VERBOSE === '1';
 const WATCHDOG_MS = Number(process.env.TFV_BROWSER_TIMEOUT_MS || 180000);
 const TF_ONLY = process.env.TFV_BROWSER_TF_ONLY === '1';
 const PAGE_TIMEOUT_MS = Math.min(120000, WATCHDOG_MS);
+const WASM_THREADS = Number(process.env.TFV_BROWSER_WASM_THREADS ?? 2);
+
+/**
+ * The pages, in run order; `id` names a page in the report, `backend` is the
+ * tfjs backend it runs. A page under /not-isolated/ is served without
+ * COOP/COEP (see server.mjs). The cpu page is the reference and runs first.
+ */
+const PAGES = [
+  {id: 'cpu', backend: 'cpu'},
+  {id: 'wasm', backend: 'wasm', options: {wasmThreads: WASM_THREADS, expectThreadedWasm: true}},
+  {id: 'wasm (not isolated)', backend: 'wasm', prefix: NOT_ISOLATED_PREFIX,
+    options: {expectThreadedWasm: false, sections: ['env', 'fast wasm kernels']}},
+  {id: 'webgl', backend: 'webgl'},
+  {id: 'webgpu', backend: 'webgpu'},
+];
 
 /**
  * Cross-backend tolerance. A value v from backend B passes against the cpu
@@ -57,26 +80,24 @@ const PAGE_TIMEOUT_MS = Math.min(120000, WATCHDOG_MS);
  * bit for bit. rtol 1e-3 leaves room for WebGL on hardware that computes in
  * float16-like precision; WebGPU is float32 everywhere. Each run prints the
  * measured maxima ("INFO ... max abs diff ... max rel diff").
+ *
+ * wasm computes in float32 on the CPU like cpu, in another summation order
+ * (XNNPACK, two threads): largest relative difference measured 2.0e-5
+ * (gradient of the 784x32 kernel), largest absolute 6.1e-5 on a loss of 544.
+ * rtol 1e-4 is also the bound the page itself applies to results with and
+ * without the fast wasm kernels.
  */
 const TOLERANCES = {
+  wasm: {rtol: 1e-4, atol: 1e-5},
   webgl: {rtol: 1e-3, atol: 1e-5},
   webgpu: {rtol: 5e-4, atol: 1e-5},
 };
-
-const FILES = {
-  '/tf.min.js': 'node_modules/@tensorflow/tfjs/dist/tf.min.js',
-  '/tf-backend-webgpu.min.js': 'node_modules/@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js',
-  '/tfjs-variational.min.js': 'dist/tfjs-variational.min.js',
-  '/index.html': '__tests__/browser/index.html',
-  '/checks.js': '__tests__/browser/checks.js',
-};
-const MIME = {'.js': 'text/javascript; charset=utf-8', '.html': 'text/html; charset=utf-8', '.map': 'application/json'};
 
 // ---------------------------------------------------------------- reporting
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-const diffSummary = {};  // backend -> {maxAbs, maxRel, worst}
+const diffSummary = {};  // page id -> {maxAbs, maxRel, worst}
 
 function pass(name, detail = '') {
   passed++;
@@ -102,73 +123,6 @@ function summaryAndExit(code) {
   process.exit(code ?? (failed > 0 ? 1 : 0));
 }
 const fmt = (x) => (typeof x === 'number' ? (Number.isInteger(x) ? String(x) : x.toPrecision(4)) : String(x));
-
-// ---------------------------------------------------------------- setup
-function findChromium() {
-  const override = process.env.TFV_CHROMIUM;
-  if (override) return override;
-  const names = ['chromium', 'chromium-browser'];
-  for (const dir of (process.env.PATH || '').split(delimiter)) {
-    if (!dir) continue;
-    for (const name of names) {
-      const p = join(dir, name);
-      try {
-        if (statSync(p).isFile()) {
-          accessSync(p, constants.X_OK);
-          return p;
-        }
-      } catch {
-        // not here
-      }
-    }
-  }
-  return null;
-}
-
-function startServer() {
-  const server = createServer((req, res) => {
-    const path = new URL(req.url, 'http://x').pathname;
-    const rel = FILES[path === '/' ? '/index.html' : path];
-    const headers = {
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-      'Cross-Origin-Resource-Policy': 'same-origin',
-      'Cache-Control': 'no-store',
-    };
-    if (path === '/favicon.ico') {
-      res.writeHead(204, headers);
-      res.end();
-      return;
-    }
-    if (!rel) {
-      res.writeHead(404, headers);
-      res.end('not found');
-      return;
-    }
-    try {
-      const body = readFileSync(join(root, rel));
-      res.writeHead(200, {...headers, 'Content-Type': MIME[extname(rel)] || 'application/octet-stream'});
-      res.end(body);
-    } catch (e) {
-      res.writeHead(500, headers);
-      res.end(String(e));
-    }
-  });
-  return new Promise((resolvePromise, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolvePromise(server));
-  });
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 // ---------------------------------------------------------------- comparison
 function flat(v) {
@@ -271,17 +225,7 @@ async function main() {
     context = await withTimeout(playwright.chromium.launchPersistentContext(profile, {
       executablePath,
       headless: true,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--enable-unsafe-webgpu',
-        '--use-webgpu-adapter=swiftshader',
-        '--enable-unsafe-swiftshader',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
+      args: CHROMIUM_ARGS,
     }), 60000, 'launching chromium');
     pass('setup: chromium launched', `${executablePath}, version ${context.browser()?.version() ?? '?'}`);
   } catch (e) {
@@ -292,27 +236,27 @@ async function main() {
 
   const results = {};
   let trainingKernels = [];
-  for (const backend of BACKENDS) {
+  for (const {id, backend, prefix = '', options = {}} of PAGES) {
     const page = await context.newPage();
     const consoleLines = [];
     page.on('console', (msg) => {
-      const line = `[${backend} console.${msg.type()}] ${msg.text()}`;
+      const line = `[${id} console.${msg.type()}] ${msg.text()}`;
       consoleLines.push(line);
       if (VERBOSE) console.log(line);
     });
-    page.on('pageerror', (err) => consoleLines.push(`[${backend} pageerror] ${err.message}`));
+    page.on('pageerror', (err) => consoleLines.push(`[${id} pageerror] ${err.message}`));
     const t0 = Date.now();
     try {
-      await withTimeout(page.goto(`${origin}/index.html${TF_ONLY ? '?tfonly=1' : ''}`), 30000, 'loading the test page');
-      results[backend] = await withTimeout(
-          page.evaluate(([b, k, o]) => window.runChecks(b, k, o), [backend, trainingKernels, TF_ONLY]),
-          PAGE_TIMEOUT_MS, `${backend} checks`);
+      await withTimeout(page.goto(`${origin}${prefix}/index.html${TF_ONLY ? '?tfonly=1' : ''}`), 30000, 'loading the test page');
+      results[id] = await withTimeout(
+          page.evaluate(([b, k, t, o]) => window.runChecks(b, k, t, o), [backend, trainingKernels, TF_ONLY, options]),
+          PAGE_TIMEOUT_MS, `${id} checks`);
     } catch (e) {
-      results[backend] = {backend, initialised: false, fatal: String(e.message || e).split('\n')[0]};
+      results[id] = {backend, initialised: false, fatal: String(e.message || e).split('\n')[0]};
     }
-    results[backend].ms = Date.now() - t0;
-    results[backend].console = consoleLines;
-    if (backend === REFERENCE && results[backend].trainingKernels) trainingKernels = results[backend].trainingKernels;
+    results[id].ms = Date.now() - t0;
+    results[id].console = consoleLines;
+    if (id === REFERENCE && results[id].trainingKernels) trainingKernels = results[id].trainingKernels;
     await page.close().catch(() => {});
   }
 
@@ -328,58 +272,61 @@ async function main() {
 function report(results) {
   const ref = results[REFERENCE];
 
-  for (const backend of BACKENDS) {
-    const r = results[backend];
+  for (const {id, backend} of PAGES) {
+    const r = results[id];
     // initialisation
     if (!r.initialised) {
       const why = r.fatal || r.initError || 'unknown reason';
-      if (ALLOW_MISSING && backend !== REFERENCE) {
-        skip(`${backend}: backend initialised`, `${why}; allowed by TFV_ALLOW_MISSING_BROWSER_BACKEND=1`);
+      if (ALLOW_MISSING && id !== REFERENCE) {
+        skip(`${id}: backend initialised`, `${why}; allowed by TFV_ALLOW_MISSING_BROWSER_BACKEND=1`);
       } else {
-        fail(`${backend}: backend initialised`, why);
+        fail(`${id}: backend initialised`, why);
         for (const line of r.console || []) console.log(`      ${line}`);
       }
       continue;
     }
-    pass(`${backend}: backend initialised`, `${Object.entries(r.info || {}).map(([k, v]) => `${k}=${v}`).join(', ')}; ${r.ms} ms`);
+    pass(`${id}: backend initialised`, `${Object.entries(r.info || {}).map(([k, v]) => `${k}=${v}`).join(', ')}; ${r.ms} ms`);
 
     // errors thrown by a section
     for (const [section, message] of Object.entries(r.errors || {})) {
-      fail(`${backend}: ${section} ran`, message);
+      fail(`${id}: ${section} ran`, message);
     }
     // checks evaluated inside the page (analytic values, invariants)
     for (const c of r.selfChecks || []) {
-      check(`${backend}: ${c.name}`, c.ok, c.detail);
+      check(`${id}: ${c.name}`, c.ok, c.detail);
     }
     // values against the reference backend
-    if (backend !== REFERENCE && ref && ref.initialised) {
+    if (id !== REFERENCE && ref && ref.initialised) {
       const tol = TOLERANCES[backend];
       const summary = {maxAbs: 0, maxRel: 0, worstAbs: '', worstRel: ''};
       for (const [key, value] of Object.entries(r.values || {})) {
         if (!(key in (ref.values || {}))) continue;
         const c = compare(value, ref.values[key], tol);
         if (c.reason) {
-          fail(`${backend}: ${key} matches ${REFERENCE}`, c.reason);
+          fail(`${id}: ${key} matches ${REFERENCE}`, c.reason);
           continue;
         }
         if (c.maxAbs > summary.maxAbs) [summary.maxAbs, summary.worstAbs] = [c.maxAbs, key];
         if (c.maxRel > summary.maxRel) [summary.maxRel, summary.worstRel] = [c.maxRel, key];
         const detail = `n=${c.n}, max abs ${c.maxAbs.toExponential(2)}, max rel ${c.maxRel.toExponential(2)}` +
             (c.ok ? '' : `; first out of tolerance at [${c.at}]: ${fmt(c.got)} vs ${fmt(c.ref)}`);
-        check(`${backend}: ${key} matches ${REFERENCE}`, c.ok, detail);
+        check(`${id}: ${key} matches ${REFERENCE}`, c.ok, detail);
       }
+      const ran = new Set(r.sectionsRun || []);
       for (const key of Object.keys(ref.values || {})) {
+        const section = (ref.valueSections || {})[key];
+        if (section && !ran.has(section)) continue;  // a page that runs some sections only
         if (!(key in (r.values || {})) && !(r.errors && Object.keys(r.errors).length)) {
-          fail(`${backend}: ${key} computed`, 'value missing');
+          fail(`${id}: ${key} computed`, 'value missing');
         }
       }
-      diffSummary[backend] = summary;
+      diffSummary[id] = {...summary, backend};
     }
     // kernels used by the training path and not registered for this backend
     const hadError = Object.keys(r.errors || {}).length > 0 || (r.selfChecks || []).some((c) => !c.ok);
     if (hadError) {
       const missing = r.missingKernels || [];
-      console.log(`INFO  ${backend}: kernels of the training path missing on this backend: ` +
+      console.log(`INFO  ${id}: kernels of the training path missing on this backend: ` +
           `${missing.length ? missing.join(', ') : 'none'}`);
       for (const line of (r.console || []).filter((l) => /error|warn/i.test(l)).slice(0, 20)) {
         console.log(`      ${line}`);
@@ -387,11 +334,21 @@ function report(results) {
     }
   }
 
-  for (const [backend, s] of Object.entries(diffSummary)) {
-    console.log(`INFO  ${backend} vs ${REFERENCE}: max abs diff ${s.maxAbs.toExponential(2)} (${s.worstAbs || '-'}), ` +
+  for (const [id, s] of Object.entries(diffSummary)) {
+    console.log(`INFO  ${id} vs ${REFERENCE}: max abs diff ${s.maxAbs.toExponential(2)} (${s.worstAbs || '-'}), ` +
         `max rel diff ${s.maxRel.toExponential(2)} (${s.worstRel || '-'}); ` +
-        `tolerance rtol ${TOLERANCES[backend].rtol}, atol ${TOLERANCES[backend].atol}`);
+        `tolerance rtol ${TOLERANCES[s.backend].rtol}, atol ${TOLERANCES[s.backend].atol}`);
   }
+  // tfv.isFastWasmKernelsActive() on each page: it reports the wasm backend's
+  // kernels (replaced or not), so it is true on every page that loaded
+  // tf-backend-wasm; only the wasm pages run them.
+  const fk = PAGES.filter(({id}) => results[id] && results[id].fastKernels).map(({id, backend}) => {
+    const f = results[id].fastKernels;
+    const rewrites = f.rewritesWithFastKernels ?
+      Object.values(f.rewritesWithFastKernels).reduce((a, b) => a + b, 0) : '?';
+    return `${id} active=${f.activeAtStart}${backend === 'wasm' ? ` (${rewrites} rewrites in the gradient check)` : ' (no-op here)'}`;
+  });
+  if (fk.length) console.log(`INFO  tfv.isFastWasmKernelsActive(): ${fk.join('; ')}`);
 }
 
 main().catch(async (e) => {
