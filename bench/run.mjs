@@ -20,6 +20,10 @@ const BENCHMARKS = [
   {name: 'vae-epoch', load: () => import('./vae_epoch.mjs')},
   {name: 'vae-step', load: () => import('./vae_step.mjs')},
   {name: 'matmul-transpose', load: () => import('./matmul_transpose.mjs')},
+  {name: 'bayesian-dense-step', load: () => import('./bayesian_dense_step.mjs')},
+  // `memory` before `fashion-vae-epoch`: the wasm heap never shrinks, and the full data set would inflate its RSS.
+  {name: 'memory', load: () => import('./memory.mjs')},
+  {name: 'fashion-vae-epoch', load: () => import('./fashion_vae_epoch.mjs')},
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));
