@@ -407,7 +407,7 @@ export async function run(ctx) {
       rows.push(row);
       log(`  median: ` + variants.map((v) => `(${v}) ${(row[v].ms / 1000).toFixed(2)} s`).join(', ') +
           `; (a)/(b) = ${row.ratioB.toFixed(3)}` + (row.ratioB2 != null ? `, (a)/(b') = ${row.ratioB2.toFixed(3)}` : ''));
-      log(`  (a) ${gf(row.gflops.a)} GFLOP/s = ${(100 * row.fractionSame).toFixed(0)}% of plain matMul ` +
+      log(`  (a) ${gf(row.gflops.a)} GFLOP/s = ${(100 * row.fractionSame).toFixed(1)}% of plain matMul ` +
           `${gf(row.matmulSame)} GFLOP/s (same b), ${(100 * row.fractionFresh).toFixed(0)}% of ${gf(row.matmulFresh)} (new b)`);
     }
   } finally {
@@ -451,7 +451,7 @@ function toMarkdown(rows, data) {
     'includes this benchmark\'s own process (about 1 on its own).',
     `Targets on wasm: (a)/(b) ≤ ${TARGET_RATIO} and (a)'s achieved GFLOP/s ≥ ${100 * TARGET_MATMUL_FRACTION}% of plain matMul's.`,
     wasm ? `**Result on wasm: (a)/(b) = ${wasm.ratioB.toFixed(3)} (${wasm.ratioB <= TARGET_RATIO ? 'met' : 'missed'}), ` +
-        `achieved ${(100 * wasm.fractionSame).toFixed(0)}% of plain matMul ` +
+        `achieved ${(100 * wasm.fractionSame).toFixed(1)}% of plain matMul ` +
         `(${wasm.fractionSame >= TARGET_MATMUL_FRACTION ? 'met' : 'missed'}).**` : 'The wasm backend was not run.',
     '',
     '| backend | images (batches) | repeats | (a) fit | (b) example loop, kernels off | (b\') kernels on | **(a)/(b)** | (a)/(b\') | CPU time (a)/(b) | load avg (1 min) during runs |',
@@ -481,7 +481,7 @@ function toMarkdown(rows, data) {
   for (const r of rows) {
     lines.push(`| ${r.backend} | ${(r.flops / 1e9).toFixed(1)} | ${(r.a.ms / r.batches).toFixed(1)} | ${gf(r.gflops.a)} | ${gf(r.gflops.b)} | ` +
         `${r.gflops["b'"] != null ? gf(r.gflops["b'"]) : '—'} | ${gf(r.matmulSame)} / ${gf(r.matmulFresh)} (${r.matmulSamples} samples) | ` +
-        `**${(100 * r.fractionSame).toFixed(0)}%** / ${(100 * r.fractionFresh).toFixed(0)}% |`);
+        `**${(100 * r.fractionSame).toFixed(1)}%** / ${(100 * r.fractionFresh).toFixed(1)}% |`);
   }
   lines.push('',
       `Held-out check (untimed, after each epoch; first ${EVAL_IMAGES} test images, z = mean, medians): the example's objective`,
