@@ -18,7 +18,7 @@ import {
 import {NODE_BACKENDS, useBackend} from './helpers/backends';
 
 const RTOL = 1e-4;
-const WRAPPED = [tf.BatchMatMul, tf._FusedMatMul, tf.GatherV2, tf.Slice];
+const WRAPPED = [tf.BatchMatMul, tf._FusedMatMul, tf.GatherV2, tf.Slice, tf.Transpose, tf.Sum, tf.Softplus];
 
 /** Deterministic values in [-1, 1). */
 function values(n: number, seed: number): Float32Array {
@@ -242,16 +242,20 @@ describe.each(NODE_BACKENDS)('fast matMul on %s', (backend) => {
   it('takes the fast paths on wasm only', () => {
     const before = getFastWasmKernelsStats();
     tf.tidy(() => {
-      tf.matMul(tensor([40, 30], 9), tensor([40, 20], 10), true, false);  // transposed copy
-      tf.matMul(tensor([40, 30], 9), tensor([40, 2], 10), true, false);  // too small to gain
-      tf.matMul(tensor([3, 20, 30], 9), tensor([30, 20], 10));  // batch folded into rows
-      tf.fused.matMul({a: tensor([1, 20, 30], 9), b: tensor([2, 30, 20], 10), bias: tensor([20], 11)});  // unfused
+      tf.matMul(tensor([40, 30], 9), tensor([40, 20], 10), true, false);  // transposed copy, SIMD product
+      tf.matMul(tensor([3, 20, 30], 9), tensor([30, 20], 10));  // batch folded into rows, SIMD product
+      tf.fused.matMul({a: tensor([1, 20, 30], 9), b: tensor([2, 30, 20], 10), bias: tensor([20], 11)});  // SIMD, per batch
+      tf.fused.matMul({a: tensor([20, 30], 9), b: tensor([30, 20], 10), activation: 'sigmoid'});  // SIMD, then Sigmoid
       tf.gather(tensor([20, 3], 12), tf.tensor1d([2, 0], 'int32'));  // row copies
+      tf.transpose(tensor([5, 7], 13));  // SIMD tiles
+      tf.sum(tensor([6, 5], 14), 0);  // SIMD column sums
+      tf.softplus(tensor([4], 15));  // SIMD
     });
     const after = getFastWasmKernelsStats();
-    const counts = [after.transposed - before.transposed, after.passedThrough - before.passedThrough,
-                    after.folded - before.folded, after.unfused - before.unfused, after.copied - before.copied];
-    expect(counts).toEqual(backend === 'wasm' ? [1, 1, 1, 1, 1] : [0, 0, 0, 0, 0]);
+    const counts = (['transposed', 'folded', 'unfused', 'simd', 'copied', 'passedThrough'] as const)
+                       .map((key) => after[key] - before[key]);
+    // simd: four products (the unfused one through BatchMatMul), the transpose, the sum and softplus.
+    expect(counts).toEqual(backend === 'wasm' ? [1, 1, 1, 7, 1, 0] : [0, 0, 0, 0, 0, 0]);
   });
 
   it('leaks neither tensors nor backend data over many training steps', async () => {

@@ -566,6 +566,38 @@
       // back to the default for the rest of the page
       if (state.enabledAtStart) tfv.enableFastWasmKernels(); else tfv.disableFastWasmKernels();
     }
+    // Adam: three steps with the fast kernels on and off give the same bits
+    // (the one-pass update keeps tfjs's order of float32 operations).
+    const adamInit = uniform(rng, 203, -1, 1);
+    const adamScale = uniform(rng, 203, 0.5, 2);
+    const adamRun = async (fast) => {
+      if (fast) tfv.enableFastWasmKernels(); else tfv.disableFastWasmKernels();
+      const s0 = tfv.getFastWasmKernelsStats().adam;
+      const v = tf.variable(tf.tensor1d(adamInit));
+      const scale = tf.tensor1d(adamScale);
+      const optimizer = tf.train.adam(0.01);
+      for (let i = 0; i < 3; i++) tf.dispose(optimizer.minimize(() => tf.sum(tf.mul(tf.square(v), scale)), true));
+      const weights = Array.from(await v.data());
+      tf.dispose([v, scale]);
+      optimizer.dispose();
+      return {weights, fused: tfv.getFastWasmKernelsStats().adam - s0};
+    };
+    let adamOn;
+    let adamOff;
+    try {
+      adamOn = await adamRun(true);
+      adamOff = await adamRun(false);
+    } finally {
+      if (state.enabledAtStart) tfv.enableFastWasmKernels(); else tfv.disableFastWasmKernels();
+    }
+    const adamDiffer = adamOn.weights.filter((w, i) => !Object.is(w, adamOff.weights[i])).length;
+    selfChecks.push({name: 'Adam with the fast kernels on and off: the same weights bit for bit',
+      ok: adamDiffer === 0 && adamOn.weights.length === 203,
+      detail: `${adamDiffer} of ${adamOn.weights.length} differ; one-pass updates on ${adamOn.fused}, off ${adamOff.fused}`});
+    selfChecks.push({name: backend === 'wasm' ? 'Adam runs its one-pass update on wasm' : `Adam keeps tfjs's update on ${backend}`,
+      ok: backend === 'wasm' ? adamOn.fused === 3 && adamOff.fused === 0 : adamOn.fused === 0 && adamOff.fused === 0,
+      detail: `one-pass updates with fast kernels on: ${adamOn.fused}, off: ${adamOff.fused}`});
+
     state.activeAtEnd = tfv.isFastWasmKernelsActive();
     state.rewritesWithFastKernels = deltaOn;
 
@@ -590,8 +622,8 @@
     const moved = (d) => Object.values(d).reduce((s, v) => s + v, 0);
     const fmtStats = (d) => Object.entries(d).map(([k, v]) => `${k} ${v}`).join(', ');
     if (backend === 'wasm') {
-      selfChecks.push({name: 'fast kernels on: the gradient pass ran transposed products through XNNPACK',
-        ok: deltaOn.transposed > 0, detail: fmtStats(deltaOn)});
+      selfChecks.push({name: 'fast kernels on: the gradient pass ran its transposed products through the SIMD module',
+        ok: deltaOn.transposed > 0 && deltaOn.simd > 0, detail: fmtStats(deltaOn)});
       selfChecks.push({name: 'fast kernels off: the wasm kernels are tfjs\'s own again',
         ok: moved(deltaOff) === 0 && state.activeWhenDisabled === false,
         detail: `${fmtStats(deltaOff)}; isFastWasmKernelsActive() ${state.activeWhenDisabled}`});
