@@ -284,3 +284,36 @@ describe('one-pass Adam on wasm', () => {
     tf.dispose([x, y]);
   });
 });
+
+describe('identity and casts to the same dtype share memory on wasm', () => {
+  const dataIds = () => (tf.backend() as unknown as {numDataIds(): number}).numDataIds();
+
+  it('give equal values, survive the input\'s disposal and free the memory with the last reference', () => {
+    const ids0 = dataIds();
+    const x = tensor([5, 7], 30);
+    const values = Array.from(x.dataSync());
+    const before = getFastWasmKernelsStats().copied;
+    const clone = tf.clone(x);
+    const same = tf.cast(x, 'float32');
+    const intInput = tensor([3, 4], 31, 'int32');
+    const ints = tf.cast(intInput, 'int32');
+    expect(getFastWasmKernelsStats().copied - before).toBe(3);
+    expect(dataIds()).toBe(ids0 + 2);  // x (shared by clone and same) and the int32 tensor
+    x.dispose();
+    expect(Array.from(clone.dataSync())).toEqual(values);
+    expect(Array.from(same.dataSync())).toEqual(values);
+    clone.dispose();
+    expect(Array.from(same.dataSync())).toEqual(values);
+    tf.dispose([same, ints]);
+    expect(dataIds()).toBe(ids0 + 1);
+    intInput.dispose();
+    expect(dataIds()).toBe(ids0);
+  });
+
+  it('still convert between dtypes', () => {
+    const before = getFastWasmKernelsStats().copied;
+    expect(Array.from(read(tf.cast(tf.tensor1d([1.7, -2.5, 3]), 'int32')).data)).toEqual([1, -2, 3]);
+    expect(Array.from(read(tf.cast(tf.tensor1d([1, -2, 3], 'int32'), 'float32')).data)).toEqual([1, -2, 3]);
+    expect(getFastWasmKernelsStats().copied).toBe(before);
+  });
+});
