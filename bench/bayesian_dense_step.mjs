@@ -65,6 +65,7 @@ export async function run(ctx) {
       const ms = median(v.ms);
       rows.push({backend, estimator: v.estimator, ms, ratio: ms / base});
       log(`${backend} ${v.estimator}: ${ms.toFixed(1)} ms per step, ${(ms / base).toFixed(2)}× Dense`);
+      v.model.optimizer.dispose();
       v.model.dispose();
     }
     tf.dispose([x, y]);

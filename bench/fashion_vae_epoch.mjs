@@ -115,6 +115,13 @@ function setWeights(tf, layers, weights) {
 // (b) tfjs-examples' fashion-mnist-vae, re-implemented from its model.js,
 // train.js and data.js: same architecture, loss, optimizer and batching.
 
+/**
+ * Seeds of the sampling noise: the example draws ε unseeded; here each draw
+ * takes the next seed of a sequence that restarts with every run, so that (b)
+ * and (b') see the same noise and differ only by their kernels (same cost).
+ */
+const noise = {next: 0};
+
 /** The example's sampling layer: z = mean + exp(logVar / 2) · ε with ε ~ N(0, I) drawn in `call`. */
 function samplingLayerClass(tf, tfl) {
   return class OfficialSampling extends tfl.layers.Layer {
@@ -124,7 +131,7 @@ function samplingLayerClass(tf, tfl) {
 
     call(inputs) {
       const [mean, logVar] = inputs;
-      const eps = tf.randomNormal([mean.shape[0], mean.shape[1]], 0, 1);
+      const eps = tf.randomNormal([mean.shape[0], mean.shape[1]], 0, 1, 'float32', noise.next++);
       return tf.add(mean, tf.mul(tf.exp(tf.mul(logVar, 0.5)), eps));
     }
 
@@ -219,6 +226,7 @@ async function runOfficial(ctx, weights, batches, xEval) {
     throw new Error(`expected only the example model's ${own} trainable variables, found ${trainableVariableCount(tf)}`);
   }
   const optimizer = tf.train.adam(LEARNING_RATE);
+  noise.next = 1;
   const warmup = [];
   officialStep(tf, optimizer, model.vae, batches[0], 1, warmup);
   const sampled = [];
@@ -451,7 +459,8 @@ function toMarkdown(rows, data) {
     '  decoder logits, `tfv.losses.bernoulliNLL({fromLogits: true})`) trained with `model.fit` (`shuffle` on, its default);',
     '  fast wasm kernels on (the default once the package is imported).',
     '- **(b)** tfjs-examples\' `fashion-mnist-vae` training loop, re-implemented: encoder model with a custom sampling',
-    '  layer (outputs mean, log-variance, z), sequential decoder 2-512-784 with a sigmoid output, loss',
+    '  layer (outputs mean, log-variance, z; its noise from a seed sequence that restarts every run, so (b) and (b\') draw',
+    '  the same ε), sequential decoder 2-512-784 with a sigmoid output, loss',
     '  `meanSquaredError × 784 + KL` averaged over the batch, `tf.train.adam()`, `optimizer.minimize` per batch of 256 over',
     '  all trainable variables, each batch built from per-image `Float32Array`s through a flat JS array and `tf.tensor`,',
     '  the loss read back every 50 steps (the example prints it; the printing itself is left out). Fast kernels **off**',

@@ -207,6 +207,7 @@ export async function run(ctx = {}) {
       }
     }
     const leaked = tf.memory().numTensors - tensorsBefore;
+    model.optimizer.dispose();
     model.dispose();
     x.dispose();
     const off = median(steps.false);

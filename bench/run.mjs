@@ -132,8 +132,14 @@ async function main() {
     console.log(`\n== ${mod.name}: ${mod.title}`);
     const started = Date.now();
     const loadBefore = os.loadavg()[0];
+    const variablesBefore = Object.keys(tf.engine().registeredVariables).length;
     const result = await mod.run({tf, tfl, tfv, backends: opts.backends, repeats: opts.repeats, images: opts.images,
       log: (line) => console.log(line)});
+    const leakedVariables = Object.keys(tf.engine().registeredVariables).length - variablesBefore;
+    if (leakedVariables !== 0) {
+      // A later section that trains "all trainable variables" would train these too.
+      throw new Error(`${mod.name} left ${leakedVariables} variable(s) alive (dispose models and their optimizers)`);
+    }
     ok = ok && result.ok;
     const seconds = ((Date.now() - started) / 1000).toFixed(0);
     console.log(`== ${mod.name} ${result.ok ? 'within target' : 'ABOVE TARGET'} (${seconds} s)`);

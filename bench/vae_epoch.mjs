@@ -138,6 +138,7 @@ async function checkObjective(ctx, hand, x) {
   });
   const want = {dataTerm: (await nll.data())[0], kl: (await kl.data())[0]};
   tf.dispose([evaluated, nll, kl]);
+  model.optimizer.dispose();  // tf.train.adam makes (trainable) variables when constructed
   model.dispose();
   const close = (got, expected) => Math.abs(got - expected) <= OBJECTIVE_RTOL * Math.max(1, Math.abs(expected));
   const checks = {
