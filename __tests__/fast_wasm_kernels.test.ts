@@ -16,20 +16,10 @@ import {
   isFastWasmKernelsEnabled,
 } from '../src/perf';
 import {NODE_BACKENDS, useBackend} from './helpers/backends';
+import {values} from './helpers/values';
 
 const RTOL = 1e-4;
 const WRAPPED = [tf.BatchMatMul, tf._FusedMatMul, tf.GatherV2, tf.Slice, tf.Transpose, tf.Sum, tf.Softplus];
-
-/** Deterministic values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed * 2654435761 % 2 ** 32;
-  for (let i = 0; i < n; i++) {
-    s = (1664525 * s + 1013904223) % 2 ** 32;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 function tensor(shape: number[], seed: number): tf.Tensor {
   return tf.tensor(values(tf.util.sizeFromShape(shape), seed), shape);

@@ -13,17 +13,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import {disableFastWasmKernels, enableFastWasmKernels, getFastWasmKernelsStats} from '../src/perf';
 import {simdKernelsFor} from '../src/perf/simd_kernels';
 import {useBackend} from './helpers/backends';
-
-/** Deterministic values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed * 2654435761 % 2 ** 32;
-  for (let i = 0; i < n; i++) {
-    s = (1664525 * s + 1013904223) % 2 ** 32;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+import {values} from './helpers/values';
 
 function tensor(shape: number[], seed: number, dtype: 'float32'|'int32' = 'float32'): tf.Tensor {
   const v = values(tf.util.sizeFromShape(shape), seed);

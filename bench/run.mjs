@@ -19,6 +19,7 @@ import {fileURLToPath, pathToFileURL} from 'node:url';
 const BENCHMARKS = [
   {name: 'vae-epoch', load: () => import('./vae_epoch.mjs')},
   {name: 'vae-step', load: () => import('./vae_step.mjs')},
+  {name: 'backend-step', load: () => import('./backend_step.mjs')},
   {name: 'matmul-transpose', load: () => import('./matmul_transpose.mjs')},
   {name: 'bayesian-dense-step', load: () => import('./bayesian_dense_step.mjs')},
   // `memory` before `fashion-vae-epoch`: the wasm heap never shrinks, and the full data set would inflate its RSS.

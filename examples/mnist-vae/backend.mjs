@@ -24,17 +24,17 @@ const PACKAGES = {
 /**
  * 'auto' tries these in order, fastest first. One training step of this
  * example's model (784-512-2, batch 128, Adam) in Node 20 on 2 cores, wasm and
- * cpu alternated in one process (docs/performance.md): wasm with
- * tfjs-variational's fast kernels (the default) 23–25 times faster than
- * cpu, wasm without them 6.4–6.8 times. wasm runs one thread in Node
+ * cpu alternated in one process (`node bench/run.mjs backend-step`,
+ * bench/results.md): wasm with tfjs-variational's fast kernels (the default)
+ * 42 times faster than cpu, wasm without them 5.6 times. wasm runs one thread in Node
  * (tfjs-backend-wasm does not load its threaded build there). tfjs-node is
  * native TensorFlow, multi-threaded; it is not installed here, so it is first
  * on its reputation, not on a measurement of ours.
  */
 export const AUTO_ORDER = ['tensorflow', 'wasm', 'cpu'];
 
-/** Step-time ratios to cpu behind AUTO_ORDER (docs/performance.md). */
-const MEASURED_SPEEDUP_OVER_CPU = {wasmFastKernels: 24, wasmOwnKernels: 6.5};
+/** Step-time ratios to cpu behind AUTO_ORDER (bench/results.md, section backend-step). */
+const MEASURED_SPEEDUP_OVER_CPU = {wasmFastKernels: 42, wasmOwnKernels: 5.6};
 
 /** tfjs-variational's `TFV_WASM_FAST_KERNELS` flag: true/false, or undefined when the package is not imported. */
 function fastWasmKernels() {
