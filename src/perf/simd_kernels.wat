@@ -7,10 +7,11 @@
 ;; for the shared memory of the backend's threaded build (the line marked
 ;; MEMORY is replaced), into src/perf/simd_kernels_wasm.ts.
 ;;
-;; Every float operation is a single IEEE-754 float32 operation (mul, add,
-;; div, sqrt are correctly rounded in WebAssembly), in the same order as the
-;; tfjs ops they replace, so the results are bit for bit those of the op
-;; sequence.
+;; Functions: adam (one Adam step: every float operation a single IEEE-754
+;; float32 operation — mul, add, div, sqrt are correctly rounded in
+;; WebAssembly — in the order of tfjs's ops, so bit for bit their result),
+;; colsum and gemm (sums in order of the summed index, as the cpu backend
+;; adds), transpose (bits copied), softplus (within 2 float32 ulps).
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
 
