@@ -6,6 +6,7 @@
 
 import {createRequire} from 'node:module';
 import {performance} from 'node:perf_hooks';
+import {median} from './stats.mjs';
 
 const require = createRequire(import.meta.url);
 const {loadEmbeddedMnist} = require('../examples/shared/datasets.cjs');
@@ -17,12 +18,6 @@ const BATCH = 256;
 const HIDDEN = 512;
 const ESTIMATORS = ['reparameterization', 'localReparameterization', 'flipout'];
 const ROUNDS_PER_REPEAT = 5;
-
-function median(values) {
-  const s = [...values].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function build({tf, tfl, tfv}, estimator) {
   const layer = (units, activation, i) => estimator === 'dense' ?

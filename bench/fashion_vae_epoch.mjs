@@ -21,6 +21,7 @@ import os from 'node:os';
 import {performance} from 'node:perf_hooks';
 
 import {buildLibraryVae} from './vae_epoch.mjs';
+import {median} from './stats.mjs';
 
 const require = createRequire(import.meta.url);
 const {fashionMnistDir, loadIdxDataset, mulberry32} = require('../examples/shared/datasets.cjs');
@@ -306,12 +307,6 @@ function timePlainMatMul(tf, a, b, calls, fresh) {
     if (fresh) right.dispose();
   }
   return ms / calls;
-}
-
-function median(values) {
-  const s = [...values].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const MATMUL_FLOPS = 2 * BATCH * ORIGINAL_DIM * HIDDEN;

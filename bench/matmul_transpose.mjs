@@ -25,6 +25,7 @@ import {existsSync} from 'node:fs';
 import {dirname, join} from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {fileURLToPath, pathToFileURL} from 'node:url';
+import {median} from './stats.mjs';
 
 export const name = 'matmul-transpose';
 export const title = 'wasm matMul with transpose flags, batch gather/slice and one autoencoder training step, with and without the fast kernels';
@@ -38,12 +39,6 @@ const TARGET_PRODUCT_SPEEDUP = 4;
 const TARGET_STEP_SPEEDUP = 2;
 /** Training steps per timed fit call (one epoch = one batch). */
 const STEPS_PER_RUN = 4;
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** A deterministic tensor with values in [-1, 1) (or [0, 1) when `unit`). */
 function filled(tf, shape, seed, unit = false) {

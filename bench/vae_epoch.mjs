@@ -13,6 +13,7 @@
 
 import {createRequire} from 'node:module';
 import {performance} from 'node:perf_hooks';
+import {median} from './stats.mjs';
 
 const require = createRequire(import.meta.url);
 const {loadEmbeddedMnist} = require('../examples/shared/datasets.cjs');
@@ -188,12 +189,6 @@ async function runHand(ctx, initial, x, xWarm) {
   total.dispose();
   vae.dispose();
   return {ms, cpuMs, loss: sum / n, tensors: tf.memory().numTensors};
-}
-
-function median(values) {
-  const s = [...values].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /**

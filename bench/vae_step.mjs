@@ -16,6 +16,7 @@ import {createRequire} from 'node:module';
 import {performance} from 'node:perf_hooks';
 
 import {buildHandVae, buildLibraryVae} from './vae_epoch.mjs';
+import {median} from './stats.mjs';
 
 const require = createRequire(import.meta.url);
 const {loadEmbeddedMnist} = require('../examples/shared/datasets.cjs');
@@ -35,12 +36,6 @@ async function timed(fn) {
   await fn();
   const c = process.cpuUsage(c0);
   return {ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000};
-}
-
-function median(values) {
-  const s = [...values].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /**
