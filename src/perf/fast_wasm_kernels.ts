@@ -632,12 +632,8 @@ function identity(original: tf.KernelConfig, params: KernelParams): tf.TensorInf
 }
 
 function cast(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|tf.TensorInfo[] {
-  const {x} = params.inputs;
-  if (x == null || params.attrs?.dtype !== x.dtype || !HEAP_DTYPES.includes(x.dtype) ||
-      typeof (params.backend as {incRef?: unknown}).incRef !== 'function') {
-    return original.kernelFunc(params);
-  }
-  return shareData(params);
+  // `identity` falls back to `original`, here the wasm Cast kernel.
+  return params.attrs?.dtype === params.inputs.x?.dtype ? identity(original, params) : original.kernelFunc(params);
 }
 
 /**
