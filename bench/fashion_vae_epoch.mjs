@@ -20,7 +20,8 @@ import {createRequire} from 'node:module';
 import os from 'node:os';
 import {performance} from 'node:perf_hooks';
 
-import {buildLibraryVae} from './vae_epoch.mjs';
+// The model's sizes, batch 256 and learning rate 1e-3 (tf.train.adam()'s default) are the official example's.
+import {BATCH, HIDDEN, LATENT, LEARNING_RATE, ORIGINAL_DIM, buildLibraryVae} from './vae_epoch.mjs';
 import {median} from './stats.mjs';
 
 const require = createRequire(import.meta.url);
@@ -29,11 +30,6 @@ const {fashionMnistDir, loadIdxDataset, mulberry32} = require('../examples/share
 export const name = 'fashion-vae-epoch';
 export const title = 'Fashion-MNIST VAE epoch: model.fit with tfjs-variational vs tfjs-examples\' fashion-mnist-vae loop';
 
-const ORIGINAL_DIM = 784;
-const HIDDEN = 512;
-const LATENT = 2;
-const BATCH = 256;
-const LEARNING_RATE = 1e-3;  // tf.train.adam()'s default, used by the official example
 /** Targets on wasm: (a)/(b) at most this, achieved GFLOP/s at least this fraction of plain matMul. */
 const TARGET_RATIO = 0.2;
 const TARGET_MATMUL_FRACTION = 0.6;

@@ -11,7 +11,7 @@ import {performance} from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-import {buildLibraryVae} from './vae_epoch.mjs';
+import {BATCH, ORIGINAL_DIM, buildLibraryVae} from './vae_epoch.mjs';
 
 const require = createRequire(import.meta.url);
 const {fashionMnistDir, loadIdxDataset} = require('../examples/shared/datasets.cjs');
@@ -19,8 +19,6 @@ const {fashionMnistDir, loadIdxDataset} = require('../examples/shared/datasets.c
 export const name = 'memory';
 export const title = 'Memory over 5 epochs of model.fit (canonical VAE, wasm, Fashion-MNIST): peak RSS and live tensors per epoch';
 
-const ORIGINAL_DIM = 784;
-const BATCH = 256;
 const EPOCHS = 5;
 const BACKEND = 'wasm';
 /** Training images (a prefix of the train split) unless `--images=wasm:N` says otherwise. */

@@ -21,11 +21,12 @@ const {loadEmbeddedMnist} = require('../examples/shared/datasets.cjs');
 export const name = 'vae-epoch';
 export const title = 'VAE epoch: model.fit with tfjs-variational layers vs a hand-written optimizer.minimize loop';
 
-const ORIGINAL_DIM = 784;
-const HIDDEN = 512;
-const LATENT = 2;
-const BATCH = 256;
-const LEARNING_RATE = 1e-3;
+/** The VAE every VAE benchmark builds (`buildLibraryVae`): sizes, batch and Adam's learning rate. */
+export const ORIGINAL_DIM = 784;
+export const HIDDEN = 512;
+export const LATENT = 2;
+export const BATCH = 256;
+export const LEARNING_RATE = 1e-3;
 const TARGET_RATIO = 1.10;
 /** The two epoch losses (same data, same start, different noise) must agree this closely. */
 const LOSS_TOLERANCE = 0.05;

@@ -15,7 +15,7 @@
 import {createRequire} from 'node:module';
 import {performance} from 'node:perf_hooks';
 
-import {buildHandVae, buildLibraryVae} from './vae_epoch.mjs';
+import {BATCH, ORIGINAL_DIM, buildHandVae, buildLibraryVae} from './vae_epoch.mjs';
 import {median} from './stats.mjs';
 
 const require = createRequire(import.meta.url);
@@ -24,8 +24,6 @@ const {loadEmbeddedMnist} = require('../examples/shared/datasets.cjs');
 export const name = 'vae-step';
 export const title = 'VAE training step: trainOnBatch of the library model vs optimizer.minimize, alternated step by step';
 
-const ORIGINAL_DIM = 784;
-const BATCH = 256;
 const TARGET_RATIO = 1.10;
 /** Timed rounds per repeat requested on the command line (each round times every variant once). */
 const ROUNDS_PER_REPEAT = 3;
