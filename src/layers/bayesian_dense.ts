@@ -4,12 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type {LayerArgs} from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type {Initializer} from '@tensorflow/tfjs-layers/dist/initializers';
-import type {Shape} from '@tensorflow/tfjs-layers/dist/keras_format/common';
-import type {ActivationIdentifier} from '@tensorflow/tfjs-layers/dist/keras_format/activation_config';
-import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
-import type {LayerVariable} from '@tensorflow/tfjs-layers/dist/variables';
+import type {ActivationIdentifier, Initializer, Kwargs, LayerArgs, LayerVariable, Shape} from '../util/tfjs_types';
 
 import {softplusScale} from '../distributions/normal';
 import {applicationKey, isCollectingLayerLosses, LayerLossBuffer} from '../engine/layer_losses';

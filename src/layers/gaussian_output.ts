@@ -3,8 +3,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type {LayerArgs} from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type {Shape} from '@tensorflow/tfjs-layers/dist/keras_format/common';
+import type {LayerArgs, Shape} from '../util/tfjs_types';
 
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
 import {gaussianParamShape, ShapeArg, splitGaussianParams} from './gaussian_params';

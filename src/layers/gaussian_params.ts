@@ -5,7 +5,7 @@
  * `tf.sequential` model feed them from a single `Dense(2·d)`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type {Shape} from '@tensorflow/tfjs-layers/dist/keras_format/common';
+import type {Shape} from '../util/tfjs_types';
 
 export type ShapeArg = Shape|Shape[];
 

@@ -5,7 +5,7 @@
  * so a layer's config can hold them and a loaded model rebuilds them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type {Initializer, InitializerIdentifier} from '@tensorflow/tfjs-layers/dist/initializers';
+import type {Initializer, InitializerIdentifier} from '../util/tfjs_types';
 
 import {argumentError} from '../util/validate';
 

@@ -4,8 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type {LayerArgs} from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
+import type {Kwargs, LayerArgs} from '../util/tfjs_types';
 
 import {applicationKey, isCollectingLayerLosses, LayerLossBuffer} from '../engine/layer_losses';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';

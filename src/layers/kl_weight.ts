@@ -5,8 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type {Initializer} from '@tensorflow/tfjs-layers/dist/initializers';
-import type {LayerVariable} from '@tensorflow/tfjs-layers/dist/variables';
+import type {Initializer, LayerVariable} from '../util/tfjs_types';
 
 import {checkNonNegative} from '../util/validate';
 

@@ -4,9 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type {LayerArgs} from '@tensorflow/tfjs-layers/dist/engine/topology';
-import type {Shape} from '@tensorflow/tfjs-layers/dist/keras_format/common';
-import type {Kwargs} from '@tensorflow/tfjs-layers/dist/types';
+import type {Kwargs, LayerArgs, Shape} from '../util/tfjs_types';
 
 import {SeedStream} from '../util/seed';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
