@@ -12,6 +12,20 @@ const globals = {
 };
 const ts = () => typescript({tsconfig: './tsconfig.build.json'});
 
+// Runs before the UMD wrapper. Loaded as a plain script (neither CommonJS nor
+// AMD, the wrapper's own tests), the bundle reads the global `tf`; without it
+// our classes would extend `undefined` ("Class extends value undefined is not
+// a constructor or null") and leave an empty `tfv`. Fail first, saying what to do.
+const umdGuard = `/* tfjs-variational: needs TensorFlow.js loaded first (global tf) */
+(function (g) {
+  if ((typeof exports === 'object' && typeof module !== 'undefined') || (typeof define === 'function' && define.amd)) return;
+  g = typeof globalThis !== 'undefined' ? globalThis : g || self;
+  var tf = g.tf, why = !tf ? 'the global tf is missing' : !tf.layers || !tf.serialization ?
+    'the global tf has no tf.layers or tf.serialization: load @tensorflow/tfjs, or tfjs-core and tfjs-layers' : '';
+  if (why) throw new Error('tfjs-variational: load TensorFlow.js first (' + why + '): ' +
+    '<script src=".../tf.min.js"></script> before this bundle');
+})(this);`;
+
 export default [
   {
     input: 'src/index.ts',
@@ -31,6 +45,7 @@ export default [
       format: 'umd',
       name: 'tfv',
       globals,
+      banner: umdGuard,
       sourcemap: true,
       exports: 'named',
       plugins: [terser()],
