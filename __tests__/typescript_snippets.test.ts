@@ -111,8 +111,14 @@ function ensureTypings(): void {
   const typings = path.join(ROOT, 'dist', 'index.d.ts');
   const sources = Math.max(newest(path.join(ROOT, 'src')), fs.statSync(path.join(ROOT, 'rollup.config.mjs')).mtimeMs);
   if (fs.existsSync(typings) && fs.statSync(typings).mtimeMs >= sources) return;
-  execFileSync(path.join(ROOT, 'node_modules', '.bin', 'rollup'), ['-c', 'rollup.config.mjs'],
-      {cwd: ROOT, stdio: 'pipe', timeout: 300000});
+  try {
+    execFileSync(path.join(ROOT, 'node_modules', '.bin', 'rollup'), ['-c', 'rollup.config.mjs'],
+        {cwd: ROOT, stdio: 'pipe', timeout: 300000});
+  } catch (e) {
+    const err = e as {stdout?: Buffer; stderr?: Buffer; message: string};
+    throw new Error(`dist/index.d.ts is missing or older than src/, and the build failed: ${err.message}\n` +
+      `${err.stdout?.toString() ?? ''}${err.stderr?.toString() ?? ''}`);
+  }
 }
 
 /** Lines the harness puts before a snippet: the imports it uses without writing them. */
@@ -146,9 +152,10 @@ export function typeCheck(blocks: Block[]): CheckResult {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfv-snippets-'));
   const modules = path.join(dir, 'node_modules');
   fs.mkdirSync(modules);
-  fs.symlinkSync(path.join(ROOT, 'node_modules', '@tensorflow'), path.join(modules, '@tensorflow'), 'dir');
+  // 'junction': a directory link that needs no privilege on Windows (the type is ignored elsewhere).
+  fs.symlinkSync(path.join(ROOT, 'node_modules', '@tensorflow'), path.join(modules, '@tensorflow'), 'junction');
   // The package itself, as an installed dependency: resolved through its package.json `types`/`exports`.
-  fs.symlinkSync(ROOT, path.join(modules, 'tfjs-variational'), 'dir');
+  fs.symlinkSync(ROOT, path.join(modules, 'tfjs-variational'), 'junction');
   fs.writeFileSync(path.join(dir, 'prelude.d.ts'), PRELUDE);
 
   const byFile = new Map<string, {block: Block; offset: number}>();
@@ -172,6 +179,10 @@ export function typeCheck(blocks: Block[]): CheckResult {
   const program = ts.createProgram(config.fileNames, config.options);
   const errors: SnippetError[] = [];
   const other: string[] = config.errors.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  const typings = fs.realpathSync(path.join(ROOT, 'dist', 'index.d.ts'));
+  if (!program.getSourceFiles().some((f) => fs.realpathSync(f.fileName) === typings)) {
+    other.push(`'tfjs-variational' did not resolve to ${path.relative(ROOT, typings)}`);
+  }
   const tfjsTypings = fs.realpathSync(path.join(ROOT, 'node_modules', '@tensorflow')) + path.sep;
   for (const d of ts.getPreEmitDiagnostics(program)) {
     if (d.file !== undefined && fs.realpathSync(d.file.fileName).startsWith(tfjsTypings)) continue;
