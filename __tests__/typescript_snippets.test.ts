@@ -211,7 +211,7 @@ function codeLine(e: SnippetError): string {
 
 export function describeError(e: SnippetError): string {
   const b = e.block;
-  return `${b.file}:${b.firstLine + e.line - 1} (code block ${b.index}, \`\`\`${b.lang}, its line ${e.line}): ` +
+  return `${b.file}:${b.firstLine + e.line - 1} (checked block ${b.index}, \`\`\`${b.lang}, its line ${e.line}): ` +
     `TS${e.code} ${e.message.split('\n').join('\n      ')}\n    | ${codeLine(e).trim()}`;
 }
 
@@ -273,7 +273,7 @@ describe('documentation code, type-checked as a strict TypeScript project', () =
     expect(found).toEqual(['1:3:TS2322', '2:1:TS2322']);
     expect(sample.some((e) => e.block.index === 2 && e.line === 2)).toBe(true);
     expect(blocks.some((b) => b.code.includes('not checked'))).toBe(false);
-    expect(describeError(violations(sample)[0])).toMatch(/^sample\.md:\d+ \(code block \d, ```\w+, its line \d\): TS2322 /);
+    expect(describeError(violations(sample)[0])).toMatch(/^sample\.md:\d+ \(checked block \d, ```\w+, its line \d\): TS2322 /);
   });
 
   it('has no error outside the snippets (prelude, the library\'s typings dist/index.d.ts, options)', () => {
