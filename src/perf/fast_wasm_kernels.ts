@@ -277,34 +277,63 @@ interface Product {
   n: number;
   batchA: number;
   batchB: number;
+  /** The broadcast batch shape of the output (`[]` for two matrices). */
+  batchShape: number[];
+  /** `[...batchShape, m, n]`. */
+  outShape: number[];
 }
 
+/**
+ * The product's operands and sizes when it is one this module computes:
+ * float32 operands of rank 2 or more whose batch shapes broadcast and whose
+ * inner dimensions agree; `null` otherwise (the caller hands those to the
+ * kernel it replaces, or throws tfjs's error).
+ */
 function product(params: KernelParams): Product|null {
   const {a, b} = params.inputs;
   const attrs = params.attrs ?? {};
   if (a == null || b == null || a.dtype !== 'float32' || b.dtype !== 'float32' ||
       a.shape.length < 2 || b.shape.length < 2) {
-    return null;  // the original kernel reports what is wrong
+    return null;
   }
   const transposeA = attrs.transposeA === true;
   const transposeB = attrs.transposeB === true;
   const rankA = a.shape.length;
   const rankB = b.shape.length;
+  const k = a.shape[transposeA ? rankA - 2 : rankA - 1];
+  if (b.shape[transposeB ? rankB - 1 : rankB - 2] !== k) return null;
+  let batchShape: number[];
+  try {
+    batchShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  } catch {
+    return null;
+  }
+  const m = a.shape[transposeA ? rankA - 1 : rankA - 2];
+  const n = b.shape[transposeB ? rankB - 2 : rankB - 1];
   return {
-    a, b, transposeA, transposeB,
-    m: a.shape[transposeA ? rankA - 1 : rankA - 2],
-    k: a.shape[transposeA ? rankA - 2 : rankA - 1],
-    n: b.shape[transposeB ? rankB - 2 : rankB - 1],
+    a, b, transposeA, transposeB, m, k, n,
     batchA: tf.util.sizeFromShape(a.shape.slice(0, -2)),
     batchB: tf.util.sizeFromShape(b.shape.slice(0, -2)),
+    batchShape,
+    outShape: [...batchShape, m, n],
   };
 }
 
+/**
+ * `BatchMatMul`. Whatever `product` declines (other dtypes, ranks below 2,
+ * batch shapes that do not broadcast, inner dimensions that differ) goes to
+ * the wasm kernel, which throws tfjs's own error for it (`Error in matMul:
+ * inner shapes (3) and (4) of Tensors with shapes 2,3 and 4,2 and
+ * transposeA=false and transposeB=false must match.`).
+ */
 function batchMatMul(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|tf.TensorInfo[] {
   const p = product(params);
   if (p == null) return original.kernelFunc(params);
   const ours = simdProduct(params, p, null, false);
   if (ours != null) return ours;
+  // Without the SIMD module: XNNPACK through the wasm kernel, which handles a
+  // batch size of one on either side or equal batch sizes.
+  if (!(p.batchA === p.batchB || p.batchA === 1 || p.batchB === 1)) return original.kernelFunc(params);
   const copied = (p.transposeA ? p.batchA * p.m * p.k : 0) + (p.transposeB ? p.batchB * p.k * p.n : 0);
   if (copied > 0) {
     const work = Math.max(p.batchA, p.batchB) * p.m * p.k * p.n;
@@ -318,29 +347,81 @@ function batchMatMul(original: tf.KernelConfig, params: KernelParams): tf.Tensor
   return viaXnnpack(original, params, p);
 }
 
+/** The activations of tfjs-core's fused ops (`fused_types.ts`), which the wasm kernel also knows. */
+const FUSED_ACTIVATIONS: readonly string[] = ['linear', 'relu', 'relu6', 'prelu', 'leakyrelu', 'sigmoid', 'elu'];
+
+/**
+ * `_FusedMatMul`. tfjs-core's `fused.matMul` op validates its operands before
+ * it runs the kernel (and hands the kernel rank-3 operands); the wasm kernel
+ * itself checks only dtypes, a rank-1 bias and the activation, and computes
+ * garbage — reading past its operands — for inner dimensions that differ. So
+ * here the op's checks are made again, with the op's messages, for callers
+ * of `runKernel`: inner dimensions, broadcastable batch shapes, a bias that
+ * broadcasts to the output, weights for `prelu`. Operands of rank 2 or more
+ * are computed as the cpu backend does (`BatchMatMul`, `Add`, activation).
+ */
 function fusedMatMul(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|tf.TensorInfo[] {
+  const {a, b, bias, preluActivationWeights} = params.inputs;
+  const attrs = params.attrs ?? {};
+  const activation = String(attrs.activation ?? 'linear');
+  if (a == null || b == null || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 ||
+      b.shape.length < 2 || !FUSED_ACTIVATIONS.includes(activation)) {
+    return original.kernelFunc(params);  // its dtype, rank or activation error
+  }
   const p = product(params);
-  if (p == null) return original.kernelFunc(params);
-  const activation = params.attrs?.activation ?? 'linear';
-  const bias = params.inputs.bias;
+  if (p == null) throw fusedShapeError(a, b, attrs.transposeA === true, attrs.transposeB === true);
+  if (bias != null) tf.broadcast_util.assertAndGetBroadcastShape(p.outShape, bias.shape);
+  if (activation === 'prelu' && preluActivationWeights == null) {
+    throw new Error(`_FusedMatMul: activation 'prelu' needs the input preluActivationWeights; received none`);
+  }
+  // Bias (one float32 per output column) and relu are applied inside the
+  // product; anything else by the kernels of the unfused ops after it.
+  const biasInKernel = bias == null ||
+      (bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === p.n && bias.shape.length <= p.outShape.length &&
+       (p.n === 0 || bias.shape[bias.shape.length - 1] === p.n));
   if (canRunSimdProduct(params.backend)) {
-    // Bias (one value per output column) and relu are applied inside the
-    // product; anything else as separate kernels after it.
-    const biasInKernel = bias == null ||
-        (bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === p.n && bias.shape[bias.shape.length - 1] === p.n);
     if (biasInKernel && (activation === 'linear' || activation === 'relu')) {
       const out = simdProduct(params, p, bias ?? null, activation === 'relu');
       if (out != null) return out;
     }
     return unfused(params, p);
   }
-  if (p.batchB > 1) return unfused(params, p);
+  // The wasm kernel reads rank-3 operands, a rank-1 bias of n values and
+  // XNNPACK's batch rules; and its own loop (any flag, a batch) is wrong.
+  const kernelCan = a.shape.length === 3 && b.shape.length === 3 && p.batchB === 1 && activation !== 'prelu' &&
+      (bias == null || (bias.shape.length === 1 && bias.shape[0] === p.n && bias.dtype === 'float32'));
+  if (!kernelCan) return unfused(params, p);
   if (!p.transposeA && !p.transposeB && p.batchA <= 1) return original.kernelFunc(params);
   return viaXnnpack(original, params, p);
 }
 
+/** The error of tfjs-core's `fused.matMul` op for operands that cannot be multiplied. */
+function fusedShapeError(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean): Error {
+  const rankA = a.shape.length;
+  const rankB = b.shape.length;
+  const innerA = transposeA ? a.shape[rankA - 2] : a.shape[rankA - 1];
+  const innerB = transposeB ? b.shape[rankB - 1] : b.shape[rankB - 2];
+  if (innerA !== innerB) {
+    return new Error(`Error in fused matMul: inner shapes (${innerA}) and (${innerB}) of Tensors with shapes ` +
+                     `${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
+  }
+  try {
+    tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  } catch (e) {
+    return e as Error;
+  }
+  return new Error(`_FusedMatMul: cannot multiply shapes ${a.shape} and ${b.shape}`);
+}
+
+/** @internal Test hook: `true` makes the products take the path of backends without the SIMD module (XNNPACK). */
+export function _setSimdProductDisabled(disabled: boolean): void {
+  simdProductDisabled = disabled;
+}
+let simdProductDisabled = false;
+
 /** Whether `simd_kernels.wat`'s product can run on this backend (SIMD module, and one thread: XNNPACK uses a pool). */
 function canRunSimdProduct(backend: unknown): boolean {
+  if (simdProductDisabled) return false;
   const wasm = (backend as {wasm?: {tfjs?: {getThreadsCount?: () => number}}}).wasm;
   const threads = wasm?.tfjs?.getThreadsCount?.() ?? 1;
   return threads <= 1 && simdKernelsFor(backend) != null;
@@ -348,10 +429,11 @@ function canRunSimdProduct(backend: unknown): boolean {
 
 /**
  * The product through `gemm` of `simd_kernels.wat`, or `null` when it does not
- * apply (another dtype, batch shapes that are not equal or one of them a
- * single matrix, a multi-threaded backend). Flagged operands are transposed
- * first (SIMD tiles); a `[B, m, k]·[k, n]` product is one `[B·m, k]·[k, n]`
- * product; otherwise each pair of matrices is multiplied in turn.
+ * apply (no SIMD module, a multi-threaded backend). Flagged operands are
+ * transposed first (SIMD tiles); a `[B, m, k]·[k, n]` product is one
+ * `[B·m, k]·[k, n]` product; otherwise each output matrix is the product of
+ * the matrices its batch index broadcasts from. `p` is a valid product
+ * (`product`): every offset below stays inside its operand.
  *
  * Why not XNNPACK: the wasm backend hands XNNPACK the right operand as
  * weights to pack, and packs them anew for every tensor it has not seen —
@@ -365,19 +447,9 @@ function simdProduct(params: KernelParams, p: Product, bias: tf.TensorInfo|null,
   const backend = params.backend as unknown as WasmBackendLike;
   if (!canRunSimdProduct(backend)) return null;
   const simd = simdKernelsFor(backend)!;
-  const batchShapeA = p.a.shape.slice(0, -2);
-  const batchShapeB = p.b.shape.slice(0, -2);
-  if (!(p.batchB === 1 || p.batchA === 1 || tf.util.arraysEqual(batchShapeA, batchShapeB))) return null;
-  let batchShape: number[];
-  try {
-    batchShape = tf.broadcast_util.assertAndGetBroadcastShape(batchShapeA, batchShapeB);
-  } catch {
-    return null;  // the original kernel reports it
-  }
-  const batches = Math.max(p.batchA, p.batchB);
-  if (tf.util.sizeFromShape(batchShape) !== batches) return null;
   const {m, k, n} = p;
-  const out = backend.makeOutput([...batchShape, m, n], 'float32');
+  const batches = tf.util.sizeFromShape(p.batchShape);
+  const out = backend.makeOutput(p.outShape, 'float32');
   if (batches * m * n === 0) return out;
   const temporaries: tf.TensorInfo[] = [];
   try {
@@ -387,14 +459,17 @@ function simdProduct(params: KernelParams, p: Product, bias: tf.TensorInfo|null,
     temporaries.push(pack);
     // Offsets once everything is allocated (allocations may grow the heap; offsets stay).
     const [aAt, bAt, outAt, packAt] = [a, b, out, pack].map((t) => heapOffset(backend, t));
-    const biasAt = bias == null ? 0 : heapOffset(backend, bias);
+    // k = 0: a and b hold no values (their offsets may be anything); gemm reads neither.
+    const biasAt = bias == null || n === 0 ? 0 : heapOffset(backend, bias);
     if (p.batchB === 1) {
-      // [B, m, k]·[k, n]: the rows of a are those of one [B·m, k] matrix.
-      simd.gemm(aAt, bAt, outAt, p.batchA * m, k, n, biasAt, relu ? 1 : 0, packAt);
-      if (p.batchA > 1) stats.folded++;
+      // [B, m, k]·[k, n]: the rows of a are those of one [B·m, k] matrix (batchA = batches).
+      simd.gemm(aAt, bAt, outAt, batches * m, k, n, biasAt, relu ? 1 : 0, packAt);
+      if (batches > 1) stats.folded++;
     } else {
+      const aIndex = batchIndices(p.a.shape.slice(0, -2), p.batchShape);
+      const bIndex = batchIndices(p.b.shape.slice(0, -2), p.batchShape);
       for (let i = 0; i < batches; i++) {
-        simd.gemm(aAt + (p.batchA === 1 ? 0 : i * m * k * 4), bAt + i * k * n * 4, outAt + i * m * n * 4,
+        simd.gemm(aAt + aIndex[i] * m * k * 4, bAt + bIndex[i] * k * n * 4, outAt + i * m * n * 4,
                   m, k, n, biasAt, relu ? 1 : 0, packAt);
       }
     }
@@ -407,6 +482,31 @@ function simdProduct(params: KernelParams, p: Product, bias: tf.TensorInfo|null,
   } finally {
     for (const t of temporaries) backend.disposeData(t.dataId);
   }
+}
+
+/**
+ * For each flat index of the broadcast batch shape `outShape`, the flat index
+ * of the operand's batch (shape `shape`, which broadcasts to `outShape`: its
+ * axes are aligned at the end, a size-1 axis repeats).
+ */
+function batchIndices(shape: number[], outShape: number[]): Int32Array {
+  const total = tf.util.sizeFromShape(outShape);
+  const indices = new Int32Array(total);
+  const offset = outShape.length - shape.length;
+  const strides = tf.util.computeStrides(shape);
+  const outStrides = tf.util.computeStrides(outShape);
+  for (let i = 0; i < total; i++) {
+    let rest = i;
+    let at = 0;
+    for (let d = 0; d < outShape.length; d++) {
+      const coordinate = d < outShape.length - 1 ? Math.floor(rest / outStrides[d]) : rest;
+      if (d < outShape.length - 1) rest -= coordinate * outStrides[d];
+      const sd = d - offset;
+      if (sd >= 0 && shape[sd] !== 1) at += coordinate * (sd < shape.length - 1 ? strides[sd] : 1);
+    }
+    indices[i] = at;
+  }
+  return indices;
 }
 
 /** A copy of `x` with its last two axes swapped (kept in `temporaries` for disposal). */
@@ -508,7 +608,8 @@ function unfused(params: KernelParams, p: Product): tf.TensorInfo {
       then(tf.Sigmoid, {x: out});
       break;
     case 'leakyrelu':
-      then(tf.LeakyRelu, {x: out}, {alpha: attrs.leakyreluAlpha ?? 0.2});
+      // As the wasm kernel reads it (the op always passes one; 0.2 by default).
+      then(tf.LeakyRelu, {x: out}, {alpha: (attrs.leakyreluAlpha as number|undefined) || 0});
       break;
     case 'prelu':
       then(tf.Prelu, {x: out, alpha: inputs.preluActivationWeights});
@@ -535,11 +636,17 @@ function gather(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|
       tf.util.sizeFromShape(x.shape) === 0) {
     return original.kernelFunc(params);
   }
-  const axis = tf.util.parseAxisParam(attrs?.axis as number, x.shape)[0];
+  // Anything invalid (an axis out of range, an index outside [0, dim - 1])
+  // goes to the wasm kernel, which throws tfjs's error for it.
+  const axisParam = attrs?.axis as number;
+  if (!Number.isInteger(axisParam) || axisParam < -x.shape.length || axisParam >= x.shape.length) {
+    return original.kernelFunc(params);
+  }
+  const axis = tf.util.parseAxisParam(axisParam, x.shape)[0];
   const dim = x.shape[axis];
   const idx = backend.typedArrayFromHeap(indices).slice();
   for (const i of idx) {
-    if (!(i >= 0 && i <= dim - 1)) throw new Error(`GatherV2: the index value ${i} is not in [0, ${dim - 1}]`);
+    if (!(i >= 0 && i <= dim - 1)) return original.kernelFunc(params);
   }
   const outer = tf.util.sizeFromShape(x.shape.slice(0, axis));
   const inner = tf.util.sizeFromShape(x.shape.slice(axis + 1));
@@ -577,7 +684,19 @@ function slice(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|t
       backend.typedArrayFromHeap == null) {
     return original.kernelFunc(params);
   }
-  const [begin, size] = tf.slice_util.parseSliceParams(x, attrs.begin as number[], attrs.size as number[]);
+  // tfjs's parsing and checks (those of the cpu kernel: the wasm kernel
+  // makes none, reading a copy of x in JavaScript, where an overflowing
+  // slice reads undefined instead of the neighbouring tensors' memory).
+  const [begin, size] = tf.slice_util.parseSliceParams(x, attrs.begin as number|number[], attrs.size as number|number[]);
+  tf.slice_util.assertParamsValid(x, begin, size);
+  const rank = x.shape.length;
+  for (let d = 0; d < rank; d++) {
+    // What assertParamsValid lets through (negative or fractional begins or sizes) stays the wasm kernel's.
+    if (!(Number.isInteger(begin[d]) && Number.isInteger(size[d]) && begin[d] >= 0 && size[d] >= 0 &&
+          begin[d] + size[d] <= x.shape[d])) {
+      return original.kernelFunc(params);
+    }
+  }
   const out = backend.makeOutput(size, x.dtype);
   if (tf.util.sizeFromShape(size) === 0) return out;
   const from = backend.typedArrayFromHeap(x);
@@ -589,7 +708,6 @@ function slice(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|t
     stats.copied++;
     return out;
   }
-  const rank = x.shape.length;
   // Copy runs along the last axis; `index` walks the slice's other axes like an odometer.
   const run = rank === 0 ? 1 : size[rank - 1];
   const index = new Array<number>(Math.max(rank - 1, 0)).fill(0);
@@ -691,9 +809,18 @@ function sum(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|tf.
   const backend = params.backend as unknown as WasmBackendLike;
   const simd = simdKernelsFor(backend);
   if (simd == null || x == null || x.dtype !== 'float32' || x.shape.length < 2) return original.kernelFunc(params);
-  const axes = [...new Set(tf.util.parseAxisParam(attrs.axis as number|number[], x.shape))].sort((p, q) => p - q);
+  const axisParam = attrs.axis as number|number[];
+  const listed = Array.isArray(axisParam) ? axisParam : [axisParam];
+  // Axes out of range or not integers: the wasm kernel throws tfjs's error. Repeated axes: its result.
+  if (listed.some((a) => !Number.isInteger(a) || a < -x.shape.length || a >= x.shape.length)) {
+    return original.kernelFunc(params);
+  }
+  const parsed = tf.util.parseAxisParam(axisParam, x.shape);
+  const axes = [...new Set(parsed)].sort((p, q) => p - q);
   const reduced = axes.length;
-  if (reduced === 0 || reduced === x.shape.length || axes.some((a, i) => a !== i)) return original.kernelFunc(params);
+  if (reduced !== parsed.length || reduced === 0 || reduced === x.shape.length || axes.some((a, i) => a !== i)) {
+    return original.kernelFunc(params);
+  }
   const rows = tf.util.sizeFromShape(x.shape.slice(0, reduced));
   const cols = tf.util.sizeFromShape(x.shape.slice(reduced));
   const kept = x.shape.slice(reduced);
