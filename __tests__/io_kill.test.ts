@@ -21,7 +21,7 @@ import {fileSystem} from '../src/io';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const {weightsFor} = require('./fixtures/io_weights.cjs') as {
-  weightsFor: (iteration: number, n: number) => Float32Array
+  weightsFor: (iteration: number, n: number) => Float32Array<ArrayBuffer>
 };
 
 const CHILD = path.join(__dirname, 'fixtures', 'io_save_child.cjs');
