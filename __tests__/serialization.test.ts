@@ -10,7 +10,14 @@ import {KLDivergenceLayer} from '../src/layers/kl_divergence';
 import {Reparameterize} from '../src/layers/reparameterize';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';
 import {roundTripInMemory} from './helpers/io';
+import {useSeededMathRandom} from './helpers/random';
 import {binaryData, buildVae} from './helpers/vae';
+
+// Every draw in this file is seeded: layers and initializers get seeds where
+// they matter, and Math.random (the seed of tfjs's unseeded draws and of
+// model.fit's shuffling) is reseeded before each test, so the trained weights
+// and every outcome are fixed on a given backend (docs/testing.md).
+useSeededMathRandom(0x5e);
 
 function expectSameWeights(a: tfl.LayersModel, b: tfl.LayersModel): void {
   const wa = a.getWeights();
