@@ -4,13 +4,15 @@
  *
  * Importing this module registers every class for serialization (so
  * `tf.loadLayersModel` finds them), switches `model.evaluate` and `fit`'s
- * validation to the full objective (compiled loss + layer losses), replaces
+ * validation to the full objective (compiled loss + layer losses), adds the
+ * data term and each divergence to `fit`'s logs (`engine/term_logs.ts`), replaces
  * the wasm backend's slow matrix-product, gather and slice kernels with fast
  * ones (see `src/perf`; `disableFastWasmKernels()` undoes it), and, in Node
  * without tfjs-node, registers a `file://` save/load handler.
  */
 import * as callbacks from './callbacks';
 import {setFullObjectiveEvaluation} from './engine/full_objective';
+import {installTermLogs} from './engine/term_logs';
 import * as distributions from './distributions';
 import * as flows from './flows';
 import * as io from './io';
@@ -22,6 +24,7 @@ import {applyFastWasmKernelsDefault} from './perf';
 export {callbacks, distributions, flows, io, layers, losses, priors};
 export {evaluateObjective, isFullObjectiveEvaluation, setFullObjectiveEvaluation} from './engine/full_objective';
 export type {BatchIterable, EvaluateObjectiveArgs, ObjectiveResult} from './engine/full_objective';
+export {isTermLogs, setTermLogs} from './engine/term_logs';
 export {
   FAST_WASM_KERNELS_FLAG,
   disableFastWasmKernels,
@@ -34,5 +37,6 @@ export type {FastWasmKernelsStats} from './perf';
 export {version} from './version';
 
 setFullObjectiveEvaluation(true);
+installTermLogs();
 io.registerFileSystemRouter();
 applyFastWasmKernelsDefault();

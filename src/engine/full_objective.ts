@@ -18,11 +18,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import {collectLayerLosses} from './layer_losses';
+import {divergenceLayers, divergenceTermNames} from './term_logs';
 
 type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 
 /** The parts of a compiled LayersModel this module reads (public in JS, private in the typings). */
 interface CompiledModel {
+  layers: tfl.layers.Layer[];
   inputs: unknown[];
   outputs: unknown[];
   lossFunctions?: LossFn[];
@@ -39,6 +41,8 @@ interface BatchObjective {
   layer: tf.Scalar;
   perOutput: tf.Scalar[];
   metrics: tf.Scalar[];
+  /** Each divergence layer's term as it enters the ELBO (see `term_logs.ts`), in `divergenceLayers` order. */
+  terms: tf.Scalar[];
 }
 
 function asCompiled(model: tfl.LayersModel, where: string): CompiledModel {
@@ -56,19 +60,23 @@ function asCompiled(model: tfl.LayersModel, where: string): CompiledModel {
  * collected, the compiled loss per output, and the metrics. Call inside `tidy`.
  */
 function batchObjective(m: CompiledModel, xs: tf.Tensor[], ys: tf.Tensor[]): BatchObjective {
-  const {result: outputs, layerLoss} = collectLayerLosses(() => {
-    const out = m.apply(xs.length === 1 ? xs[0] : xs, {training: false});
-    return Array.isArray(out) ? out : [out];
-  });
   const lossFns = m.lossFunctions!;
-  const perOutput = lossFns.map((fn, i) => tf.mean(fn(ys[i], outputs[i])) as tf.Scalar);
+  const {result, layerLoss} = collectLayerLosses(() => {
+    const out = m.apply(xs.length === 1 ? xs[0] : xs, {training: false});
+    const outputs = Array.isArray(out) ? out : [out];
+    const perOutput = lossFns.map((fn, i) => tf.mean(fn(ys[i], outputs[i])) as tf.Scalar);
+    // Inside the collection: the per-term metrics read the terms it gathered.
+    const metrics = (m.metricsTensors ?? []).map(([fn, i]) => tf.mean(fn(ys[i], outputs[i])) as tf.Scalar);
+    const terms = divergenceLayers(m.layers).map((l) => l.currentDivergence());
+    return {perOutput, metrics, terms};
+  });
+  const {perOutput, metrics, terms} = result;
   const data = perOutput.length === 1 ? perOutput[0] : tf.addN(perOutput) as tf.Scalar;
   // Weight regularizers and any other addLoss closures (ours return 0 here: their terms went to the collector).
   const others = m.calculateLosses();
   const layer = others.length === 0 ? layerLoss : tf.addN([layerLoss, ...others]) as tf.Scalar;
   const total = tf.add(data, layer) as tf.Scalar;
-  const metrics = (m.metricsTensors ?? []).map(([fn, i]) => tf.mean(fn(ys[i], outputs[i])) as tf.Scalar);
-  return {total, data, layer, perOutput, metrics};
+  return {total, data, layer, perOutput, metrics, terms};
 }
 
 type MakeTestFunction = (this: tfl.LayersModel) => void;
@@ -104,12 +112,26 @@ export function isFullObjectiveEvaluation(): boolean {
 
 /** The objective on a dataset, each term a mean per example. */
 export interface ObjectiveResult {
-  /** dataTerm + layerLosses: for a VAE, the negative ELBO in nats per example. */
+  /**
+   * dataTerm + layerLosses: the objective the model trains on (with β = 1
+   * and no free bits, for a VAE, the negative ELBO), in nats per example.
+   */
   loss: number;
   /** The compiled loss (summed over outputs): the expected negative log-likelihood. */
   dataTerm: number;
-  /** Every layer loss: divergences (KL) and weight regularizers. */
+  /** Every layer loss as trained: divergences (times β, with free bits) and weight regularizers. */
   layerLosses: number;
+  /**
+   * Each divergence layer's divergence as it enters the ELBO — no β, no free
+   * bits; `BayesianDense`: KL/N — keyed as in `fit`'s logs: `kl` for a model
+   * with one divergence layer, the layer names for several.
+   */
+  divergences: {[name: string]: number};
+  /**
+   * The true negative ELBO: `dataTerm + Σ divergences`. Equal to `loss` when
+   * β = 1, free bits are off and there are no weight regularizers.
+   */
+  negativeElbo: number;
   /** Number of examples evaluated. */
   numExamples: number;
 }
@@ -147,19 +169,21 @@ export async function evaluateObjective(
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`${where}: expected batchSize to be a positive integer. Received: batchSize=${batchSize}`);
   }
-  const sums = {total: 0, data: 0, layer: 0};
+  const names = divergenceTermNames(divergenceLayers(m.layers));
+  const sums = {total: 0, data: 0, layer: 0, terms: names.map(() => 0)};
   let n = 0;
   const accumulate = async (xs: tf.Tensor[], ys: tf.Tensor[]) => {
     const nb = xs[0].shape[0];
     const r = tf.tidy(() => {
       const o = batchObjective(m, xs, ys);
-      return tf.stack([o.total, o.data, o.layer]);
+      return tf.stack([o.total, o.data, o.layer, ...o.terms]);
     });
-    const [total, data, layer] = Array.from(await r.data());
+    const [total, data, layer, ...terms] = Array.from(await r.data());
     r.dispose();
     sums.total += total * nb;
     sums.data += data * nb;
     sums.layer += layer * nb;
+    terms.forEach((t, i) => sums.terms[i] += t * nb);
     n += nb;
   };
   if (x instanceof tf.Tensor || Array.isArray(x)) {
@@ -194,5 +218,8 @@ export async function evaluateObjective(
   if (n === 0) {
     throw new Error(`${where}: the data holds no examples`);
   }
-  return {loss: sums.total / n, dataTerm: sums.data / n, layerLosses: sums.layer / n, numExamples: n};
+  const divergences: {[name: string]: number} = {};
+  names.forEach((name, i) => divergences[name] = sums.terms[i] / n);
+  const negativeElbo = (sums.data + sums.terms.reduce((a, b) => a + b, 0)) / n;
+  return {loss: sums.total / n, dataTerm: sums.data / n, layerLosses: sums.layer / n, divergences, negativeElbo, numExamples: n};
 }

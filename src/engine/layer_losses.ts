@@ -29,6 +29,8 @@ const MAX_PENDING = 256;
 interface Collector {
   losses: tf.Scalar[];
   keys: Set<string>;
+  /** Each buffer's logged terms (see `LayerLossBuffer.record`), for the metrics of this evaluation. */
+  terms: Map<LayerLossBuffer, tf.Scalar[]>;
 }
 const collectors: Collector[] = [];
 
@@ -38,19 +40,25 @@ const collectors: Collector[] = [];
  * The summed tensor belongs to the caller's scope; the recorded ones are freed.
  */
 export function collectLayerLosses<T>(fn: () => T): {result: T, layerLoss: tf.Scalar} {
-  const bucket: Collector = {losses: [], keys: new Set()};
+  const bucket: Collector = {losses: [], keys: new Set(), terms: new Map()};
   collectors.push(bucket);
   let result: T;
   try {
     result = fn();
   } finally {
     collectors.pop();
+    tf.dispose([...bucket.terms.values()].flat());
   }
   const {losses} = bucket;
-  const layerLoss = losses.length === 0 ? tf.scalar(0) :
-      losses.length === 1 ? tf.clone(losses[0]) : tf.addN(losses) as tf.Scalar;
+  const layerLoss = sumOrZero(losses);
   tf.dispose(losses);
   return {result, layerLoss};
+}
+
+/** The sum of `scalars` as a new tensor (0 when empty). */
+function sumOrZero(scalars: tf.Scalar[]): tf.Scalar {
+  return scalars.length === 0 ? tf.scalar(0) :
+      scalars.length === 1 ? tf.clone(scalars[0]) : tf.addN(scalars) as tf.Scalar;
 }
 
 /** True while an evaluation collects layer losses (layers then record even when not training). */
@@ -70,6 +78,7 @@ export function applicationKey(layerId: number, inputs: tf.Tensor[]): string {
 
 export class LayerLossBuffer {
   private pending: tf.Scalar[] = [];
+  private pendingTerms: tf.Scalar[] = [];
   private pendingKeys = new Set<string>();
   private consumed: tf.Scalar[] = [];
   private warned = false;
@@ -85,20 +94,28 @@ export class LayerLossBuffer {
     return bucket !== undefined ? bucket.keys.has(key) : this.pendingKeys.has(key);
   }
 
-  /** Queues the loss (a scalar) of application `key`. Takes ownership of `loss`. */
-  record(key: string, loss: tf.Scalar): void {
+  /**
+   * Queues the loss (a scalar) of application `key`, and `term`, the same
+   * divergence as it enters the ELBO (without β or free bits), which the
+   * per-term logs read through `currentTerm()`. Takes ownership of both.
+   */
+  record(key: string, loss: tf.Scalar, term: tf.Scalar): void {
     tf.keep(loss);
+    tf.keep(term);
     const bucket = collectors[collectors.length - 1];
     if (bucket !== undefined) {
       bucket.losses.push(loss);
       bucket.keys.add(key);
+      const terms = bucket.terms.get(this);
+      if (terms === undefined) bucket.terms.set(this, [term]); else terms.push(term);
       return;
     }
     this.releaseConsumed();
     this.pending.push(loss);
+    this.pendingTerms.push(term);
     this.pendingKeys.add(key);
     if (this.pending.length > MAX_PENDING) {
-      tf.dispose(this.pending.shift());
+      tf.dispose([this.pending.shift(), this.pendingTerms.shift()]);
       if (!this.warned) {
         this.warned = true;
         console.warn(
@@ -113,17 +130,29 @@ export class LayerLossBuffer {
     const queued = this.pending;
     this.pending = [];
     this.pendingKeys.clear();
-    this.consumed.push(...queued);
-    if (queued.length === 0) return tf.scalar(0);
+    this.consumed.push(...queued, ...this.pendingTerms);
+    this.pendingTerms = [];
     // A fresh tensor, so callers may dispose the result without touching the queue.
-    return queued.length === 1 ? tf.clone(queued[0]) : tf.addN(queued) as tf.Scalar;
+    return sumOrZero(queued);
+  }
+
+  /**
+   * The sum of the terms recorded in the current step — those queued and not
+   * read yet, or, during an evaluation, those this evaluation collected — as
+   * a new scalar (0 if none). Reading does not consume them: tfjs computes a
+   * step's metrics before it reads the layer losses.
+   */
+  currentTerm(): tf.Scalar {
+    const bucket = collectors[collectors.length - 1];
+    return sumOrZero(bucket !== undefined ? bucket.terms.get(this) ?? [] : this.pendingTerms);
   }
 
   /** Frees everything held. */
   dispose(): void {
     this.releaseConsumed();
-    tf.dispose(this.pending);
+    tf.dispose([...this.pending, ...this.pendingTerms]);
     this.pending = [];
+    this.pendingTerms = [];
     this.pendingKeys.clear();
   }
 

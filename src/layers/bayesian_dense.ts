@@ -7,19 +7,25 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type {ActivationIdentifier, Initializer, Kwargs, LayerArgs, LayerVariable, Shape} from '../util/tfjs_types';
 
 import {softplusScale} from '../distributions/normal';
-import {applicationKey, isCollectingLayerLosses, LayerLossBuffer} from '../engine/layer_losses';
 import {getPrior, Prior, PriorIdentifier, serializePrior} from '../priors';
-import {checkPositive} from '../util/validate';
-import {SeedStream} from '../util/seed';
-import {KLWeight, KLWeighted} from './kl_weight';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
-import {argumentError, checkBoolean, checkInteger, checkNonNegative, checkOneOf, checkPositiveInteger} from '../util/validate';
+import {
+  argumentError, checkBoolean, checkKnownOptions, checkNonNegative, checkOneOf, checkPositive, checkPositiveInteger,
+  checkSeed, LAYER_ARG_NAMES,
+} from '../util/validate';
+import type {AnyTensor, LayerIO, SymbolicTensor} from './apply_types';
 import {denseFlipout, denseLocalReparameterization, denseMean, DensePosterior, denseReparameterization, randomSigns} from './dense_estimators';
+import {DivergenceLayer} from './divergence_layer';
+import {checkInferenceMode, InferenceMode} from './inference_mode';
 import {InitializerSpec, resolveInitializer, serializeInitializer} from './initializer_spec';
 
 export type BayesianDenseEstimator = 'reparameterization'|'localReparameterization'|'flipout';
 const ESTIMATORS: readonly BayesianDenseEstimator[] = ['reparameterization', 'localReparameterization', 'flipout'];
-const INFERENCE_MODES = ['sample', 'mean'] as const;
+const BAYESIAN_DENSE_ARG_NAMES = [
+  'units', 'activation', 'useBias', 'bayesianBias', 'estimator', 'prior', 'priorScale', 'numExamples', 'klWeight',
+  'inferenceMode', 'seed', 'kernelLocInitializer', 'kernelUntransformedScaleInitializer', 'biasLocInitializer',
+  'biasUntransformedScaleInitializer', ...LAYER_ARG_NAMES,
+];
 
 export interface BayesianDenseArgs extends LayerArgs {
   /** Output units, a positive integer. */
@@ -67,7 +73,7 @@ export interface BayesianDenseArgs extends LayerArgs {
    * repeated `predict` calls give Monte Carlo predictions; `'mean'` uses the
    * posterior mean (deterministic).
    */
-  inferenceMode?: 'sample'|'mean';
+  inferenceMode?: InferenceMode;
   /**
    * Makes the noise repeatable: the i-th draw of the layer uses a seed
    * derived from `(seed, i)` (see `resetSeed`). Initializers take their own
@@ -133,7 +139,7 @@ function makeActivation(where: string, activation: unknown, name: string): tfl.l
  *
  * **Input:** `[batch, ..., inputDim]`. **Output:** `[batch, ..., units]`.
  */
-export class BayesianDense extends tfl.layers.Layer implements KLWeighted {
+export class BayesianDense extends DivergenceLayer {
   /** @nocollapse */
   static className = 'BayesianDense';
 
@@ -143,31 +149,25 @@ export class BayesianDense extends tfl.layers.Layer implements KLWeighted {
   readonly estimator: BayesianDenseEstimator;
   readonly prior: Prior;
   readonly numExamples: number|undefined;
-  readonly inferenceMode: 'sample'|'mean';
   readonly seed: number|undefined;
+  private mode: InferenceMode;
   private readonly klWeightArg: number|undefined;
+  /** The divergence's scale in the ELBO per example: 1/N, or `klWeight` as given. */
+  private readonly elboScale: number;
   private readonly activationLayer: tfl.layers.Layer;
   private readonly initializers: {kernelLoc: Initializer, kernelRho: Initializer, biasLoc: Initializer, biasRho: Initializer};
-  private readonly seeds: SeedStream;
-  private readonly buffer: LayerLossBuffer;
   private inputDim = -1;
   private kernelLoc: LayerVariable|null = null;
   private kernelRho: LayerVariable|null = null;
   private biasLoc: LayerVariable|null = null;
   private biasRho: LayerVariable|null = null;
-  private readonly beta: KLWeight;
 
   constructor(args: BayesianDenseArgs) {
-    super(args);
     const where = 'bayesianDense';
-    this.units = checkPositiveInteger(where, 'units', args.units);
-    this.useBias = args.useBias == null ? true : checkBoolean(where, 'useBias', args.useBias);
-    this.bayesianBias = args.bayesianBias == null ? false : checkBoolean(where, 'bayesianBias', args.bayesianBias);
-    if (this.bayesianBias && !this.useBias) {
-      throw argumentError(where, 'bayesianBias', 'false when useBias is false', this.bayesianBias);
+    if (args == null || typeof args !== 'object') {
+      throw argumentError(where, 'args', 'an options object with units and numExamples (or klWeight)', args);
     }
-    this.estimator = args.estimator == null ? 'reparameterization' : checkOneOf(where, 'estimator', args.estimator, ESTIMATORS);
-    this.prior = resolvePrior(where, args.prior, args.priorScale);
+    checkKnownOptions(where, args, BAYESIAN_DENSE_ARG_NAMES);
     const {numExamples, klWeight} = args;
     if (numExamples != null && klWeight != null) {
       throw new Error(`${where}: expected only one of numExamples and klWeight. ` +
@@ -177,13 +177,24 @@ export class BayesianDense extends tfl.layers.Layer implements KLWeighted {
       throw new Error(`${where}: expected numExamples (the training set size N; the KL divergence is scaled by 1/N) ` +
           `or klWeight (its multiplier). Received: numExamples=${numExamples}, klWeight=${klWeight}`);
     }
-    this.numExamples = numExamples == null ? undefined : checkPositiveInteger(where, 'numExamples', numExamples);
-    this.klWeightArg = klWeight == null ? undefined : checkNonNegative(where, 'klWeight', klWeight);
+    const n = numExamples == null ? undefined : checkPositiveInteger(where, 'numExamples', numExamples);
+    const w = klWeight == null ? undefined : checkNonNegative(where, 'klWeight', klWeight);
+    const seed = args.seed == null ? undefined : checkSeed(where, 'seed', args.seed);
     // β starts at klWeight, or 1/N so the divergence is per example like the data term.
-    this.beta = new KLWeight(this.klWeightArg ?? 1 / this.numExamples!, () => this.name);
-    this.inferenceMode = args.inferenceMode == null ? 'sample' : checkOneOf(where, 'inferenceMode', args.inferenceMode, INFERENCE_MODES);
-    this.seed = args.seed == null ? undefined : checkInteger(where, 'seed', args.seed);
-    this.seeds = new SeedStream(this.seed);
+    super(args, w ?? 1 / n!, seed);
+    this.numExamples = n;
+    this.klWeightArg = w;
+    this.elboScale = w ?? 1 / n!;
+    this.seed = seed;
+    this.units = checkPositiveInteger(where, 'units', args.units);
+    this.useBias = args.useBias == null ? true : checkBoolean(where, 'useBias', args.useBias);
+    this.bayesianBias = args.bayesianBias == null ? false : checkBoolean(where, 'bayesianBias', args.bayesianBias);
+    if (this.bayesianBias && !this.useBias) {
+      throw argumentError(where, 'bayesianBias', 'false when useBias is false', this.bayesianBias);
+    }
+    this.estimator = args.estimator == null ? 'reparameterization' : checkOneOf(where, 'estimator', args.estimator, ESTIMATORS);
+    this.prior = resolvePrior(where, args.prior, args.priorScale);
+    this.mode = args.inferenceMode == null ? 'sample' : checkInferenceMode(where, args.inferenceMode);
     this.activationLayer = makeActivation(where, args.activation ?? 'linear', `${this.name}_activation`);
     this.initializers = {
       kernelLoc: resolveInitializer(where, 'kernelLocInitializer', args.kernelLocInitializer ?? 'glorotNormal'),
@@ -194,9 +205,20 @@ export class BayesianDense extends tfl.layers.Layer implements KLWeighted {
           resolveInitializer(where, 'biasUntransformedScaleInitializer', args.biasUntransformedScaleInitializer),
     };
     this.inputSpec = [new tfl.InputSpec({minNDim: 2})];
-    this.buffer = new LayerLossBuffer(`BayesianDense '${this.name}'`);
-    // One closure per layer, registered once: it returns everything recorded since its last call.
-    this.addLoss(() => this.buffer.take());
+  }
+
+  /**
+   * What the layer does outside training: `'sample'` draws weights (Monte
+   * Carlo predictions), `'mean'` uses the posterior mean. Settable at any
+   * time (e.g. `layer.inferenceMode = 'mean'` for a deterministic
+   * prediction); saved in the config.
+   */
+  get inferenceMode(): InferenceMode {
+    return this.mode;
+  }
+
+  set inferenceMode(mode: InferenceMode) {
+    this.mode = checkInferenceMode('bayesianDense', mode);
   }
 
   override build(inputShape: Shape|Shape[]): void {
@@ -212,7 +234,7 @@ export class BayesianDense extends tfl.layers.Layer implements KLWeighted {
     this.kernelRho = this.addWeight('kernel_untransformed_scale', kernelShape, 'float32', init.kernelRho);
     if (this.useBias) this.biasLoc = this.addWeight('bias_loc', [this.units], 'float32', init.biasLoc);
     if (this.bayesianBias) this.biasRho = this.addWeight('bias_untransformed_scale', [this.units], 'float32', init.biasRho);
-    this.beta.attach(this.addWeight('kl_weight', [], 'float32', this.beta.initializer(), undefined, false));
+    this.addDivergenceWeight();
     this.inputSpec = [new tfl.InputSpec({minNDim: 2, axes: {[-1]: inputDim}})];
     this.built = true;
   }
@@ -222,6 +244,14 @@ export class BayesianDense extends tfl.layers.Layer implements KLWeighted {
     return [...shape.slice(0, -1), this.units];
   }
 
+  override apply(inputs: SymbolicTensor, kwargs?: Kwargs): SymbolicTensor;
+  override apply(inputs: tf.Tensor, kwargs?: Kwargs): tf.Tensor;
+  /** The result of another layer's `apply` (tfjs's union type) in, one tensor out. */
+  override apply(inputs: LayerIO, kwargs?: Kwargs): AnyTensor;
+  override apply(inputs: LayerIO, kwargs?: Kwargs): LayerIO {
+    return super.apply(inputs, kwargs);
+  }
+
   override call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       if (Array.isArray(inputs) && inputs.length !== 1) {
@@ -229,8 +259,7 @@ export class BayesianDense extends tfl.layers.Layer implements KLWeighted {
       }
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const training = kwargs['training'] === true;
-      const key = applicationKey(this.id, [x]);
-      const record = (training || isCollectingLayerLosses()) && !this.buffer.has(key);
+      const key = this.divergenceKey([x], kwargs);
       const q = this.posterior();
       const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, this.inputDim]);
       const n = x2.shape[0];
@@ -240,7 +269,7 @@ export class BayesianDense extends tfl.layers.Layer implements KLWeighted {
       let kernelEps: tf.Tensor|null = null;
       let biasEps: tf.Tensor|null = null;
       let y: tf.Tensor;
-      if (!training && this.inferenceMode === 'mean') {
+      if (!training && this.mode === 'mean') {
         y = denseMean(x2, q);
       } else if (this.estimator === 'localReparameterization') {
         y = denseLocalReparameterization(x2, q, {output: this.normal([n, this.units])});
@@ -255,7 +284,7 @@ export class BayesianDense extends tfl.layers.Layer implements KLWeighted {
               outputSigns: randomSigns([n, this.units], this.seeds.next()),
             });
       }
-      if (record) this.recordDivergence(key, q, kernelEps, biasEps);
+      if (key !== null) this.recordWeightDivergence(key, q, kernelEps, biasEps);
       if (x.rank !== 2) y = tf.reshape(y, [...x.shape.slice(0, -1), this.units]);
       return this.activationLayer.apply(y) as tf.Tensor;
     });
@@ -280,47 +309,27 @@ export class BayesianDense extends tfl.layers.Layer implements KLWeighted {
     return tf.randomNormal(shape, 0, 1, 'float32', this.seeds.next());
   }
 
-  /** Queues `klWeight · KL(q ‖ p)` for this application. */
-  private recordDivergence(key: string, q: DensePosterior, kernelEps: tf.Tensor|null, biasEps: tf.Tensor|null): void {
+  /**
+   * Records `klWeight · KL(q ‖ p)` for this application, and for the logs
+   * `KL(q ‖ p) / N` (or `· klWeight` as constructed): the term of the
+   * per-example negative ELBO.
+   */
+  private recordWeightDivergence(key: string, q: DensePosterior, kernelEps: tf.Tensor|null, biasEps: tf.Tensor|null): void {
     const needsNoise = !this.prior.hasAnalyticKL;
     if (needsNoise && kernelEps === null) kernelEps = this.normal(q.kernelLoc.shape);
     if (needsNoise && q.biasScale !== null && biasEps === null) biasEps = this.normal([this.units]);
-    const loss = tf.tidy(() => {
+    tf.tidy(() => {
       let kl = this.prior.divergence(q.kernelLoc, q.kernelScale, kernelEps);
       if (q.biasLoc !== null && q.biasScale !== null) {
         kl = tf.add(kl, this.prior.divergence(q.biasLoc, q.biasScale, biasEps));
       }
-      return this.beta.scale(kl);
+      this.recordDivergence(key, kl, tf.mul(kl, this.elboScale) as tf.Scalar);
     });
-    this.buffer.record(key, loss);
-  }
-
-  /**
-   * The current multiplier of the divergence, read synchronously (on webgpu
-   * prefer `await readKLWeight()`).
-   */
-  getKLWeight(): number {
-    return this.beta.get();
-  }
-
-  /** The current multiplier of the divergence, read asynchronously. */
-  readKLWeight(): Promise<number> {
-    return this.beta.read();
   }
 
   /** Sets the divergence's multiplier (≥ 0) for the following steps (e.g. annealing from 0 to 1/N). */
-  setKLWeight(weight: number): void {
-    this.beta.set(weight);
-  }
-
-  /** Restarts the seeded noise sequence from its first draw. */
-  resetSeed(): void {
-    this.seeds.reset();
-  }
-
-  override dispose(): ReturnType<tfl.layers.Layer['dispose']> {
-    this.buffer.dispose();
-    return super.dispose();
+  override setKLWeight(weight: number): void {
+    super.setKLWeight(weight);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -333,7 +342,7 @@ export class BayesianDense extends tfl.layers.Layer implements KLWeighted {
       prior: serializePrior(this.prior),
       numExamples: this.numExamples ?? null,
       klWeight: this.klWeightArg ?? null,
-      inferenceMode: this.inferenceMode,
+      inferenceMode: this.mode,
       seed: this.seed ?? null,
       kernelLocInitializer: serializeInitializer(this.initializers.kernelLoc),
       kernelUntransformedScaleInitializer: serializeInitializer(this.initializers.kernelRho),

@@ -6,6 +6,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type {LayerArgs, Shape} from '../util/tfjs_types';
 
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
+import {checkKnownOptions, LAYER_ARG_NAMES} from '../util/validate';
+import type {AnyTensor, Kwargs, LayerIO, SymbolicTensor} from './apply_types';
 import {gaussianParamShape, ShapeArg, splitGaussianParams} from './gaussian_params';
 
 /**
@@ -28,7 +30,17 @@ export class GaussianOutput extends tfl.layers.Layer {
   static className = 'GaussianOutput';
 
   constructor(args: LayerArgs = {}) {
+    checkKnownOptions('gaussianOutput', args, LAYER_ARG_NAMES);
     super(args);
+  }
+
+  /** `[mean, logVar]` (or one tensor holding both) in, one tensor out. */
+  override apply(inputs: [SymbolicTensor, SymbolicTensor]|SymbolicTensor, kwargs?: Kwargs): SymbolicTensor;
+  override apply(inputs: [tf.Tensor, tf.Tensor]|tf.Tensor, kwargs?: Kwargs): tf.Tensor;
+  /** Results of other layers' `apply` (tfjs's union type) in, one tensor out. */
+  override apply(inputs: [LayerIO, LayerIO]|LayerIO, kwargs?: Kwargs): AnyTensor;
+  override apply(inputs: [LayerIO, LayerIO]|LayerIO, kwargs?: Kwargs): LayerIO {
+    return super.apply(inputs as LayerIO, kwargs);
   }
 
   override computeOutputShape(inputShape: ShapeArg): Shape {

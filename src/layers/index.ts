@@ -1,11 +1,17 @@
+/**
+ * `tfv.layers`: the probabilistic layers. Importing registers each class for
+ * serialization, so `tf.loadLayersModel` finds them.
+ */
 export {KLDivergenceLayer, klDivergence, gaussianKL, gaussianKLElementwise} from './kl_divergence';
 export type {KLDivergenceLayerArgs} from './kl_divergence';
-export {Reparameterize, reparameterize, reparameterizeWithNoise, repeatRows} from './reparameterize';
-export type {InferenceMode, ReparameterizeArgs} from './reparameterize';
+export {Reparameterize, reparameterize, reparameterizeWithNoise} from './reparameterize';
+export type {ReparameterizeArgs} from './reparameterize';
+export type {InferenceMode} from './inference_mode';
 export {GaussianOutput, gaussianOutput} from './gaussian_output';
 export {BayesianDense, bayesianDense} from './bayesian_dense';
 export type {BayesianDenseArgs, BayesianDenseEstimator} from './bayesian_dense';
-export {denseFlipout, denseLocalReparameterization, denseMean, denseReparameterization, randomSigns} from './dense_estimators';
+export {denseFlipout, denseLocalReparameterization, denseMean, denseReparameterization} from './dense_estimators';
 export type {DensePosterior, FlipoutNoise, LocalReparameterizationNoise, ReparameterizationNoise} from './dense_estimators';
-export {isKLWeighted, KLWeight} from './kl_weight';
+export {DivergenceLayer} from './divergence_layer';
 export type {KLWeighted} from './kl_weight';
+export type {AnyTensor, LayerIO} from './apply_types';

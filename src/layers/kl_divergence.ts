@@ -3,14 +3,13 @@
  * normal prior, attached to a model as a loss.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import type {Kwargs, LayerArgs} from '../util/tfjs_types';
 
-import {applicationKey, isCollectingLayerLosses, LayerLossBuffer} from '../engine/layer_losses';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
-import {checkNonNegative} from '../util/validate';
+import {checkKnownOptions, checkNonNegative, LAYER_ARG_NAMES} from '../util/validate';
+import type {AnyTensor, LayerIO, SymbolicTensor} from './apply_types';
+import {DivergenceLayer} from './divergence_layer';
 import {gaussianParamShape, ShapeArg, splitGaussianParams} from './gaussian_params';
-import {KLWeight, KLWeighted} from './kl_weight';
 
 export interface KLDivergenceLayerArgs extends LayerArgs {
   /**
@@ -27,6 +26,8 @@ export interface KLDivergenceLayerArgs extends LayerArgs {
    */
   freeBits?: number;
 }
+
+const KL_DIVERGENCE_ARG_NAMES = ['weight', 'freeBits', ...LAYER_ARG_NAMES];
 
 /**
  * Per-element KL divergence `KL(N(mu, e^logVar) ‖ N(0, 1))`:
@@ -77,27 +78,22 @@ export function gaussianKL(mu: tf.Tensor, logVar: tf.Tensor, freeBits = 0): tf.S
  * References: Kingma & Welling 2014 (arXiv:1312.6114), appendix B;
  * Kingma et al. 2016 (arXiv:1606.04934), free bits.
  */
-export class KLDivergenceLayer extends tfl.layers.Layer implements KLWeighted {
+export class KLDivergenceLayer extends DivergenceLayer {
   /** @nocollapse */
   static className = 'KLDivergenceLayer';
 
   readonly freeBits: number;
-  private readonly beta: KLWeight;
-  private readonly buffer: LayerLossBuffer;
 
   constructor(args: KLDivergenceLayerArgs = {}) {
-    super(args);
     const where = 'klDivergence';
-    this.beta = new KLWeight(args.weight === undefined ? 1 : checkNonNegative(where, 'weight', args.weight), () => this.name);
+    checkKnownOptions(where, args, KL_DIVERGENCE_ARG_NAMES);
+    super(args, args.weight === undefined ? 1 : checkNonNegative(where, 'weight', args.weight), undefined);
     this.freeBits = args.freeBits === undefined ? 0 : checkNonNegative(where, 'freeBits', args.freeBits);
-    this.buffer = new LayerLossBuffer(`KLDivergenceLayer '${this.name}'`);
-    // One closure per layer, registered once: it returns everything recorded since its last call.
-    this.addLoss(() => this.buffer.take());
   }
 
   override build(inputShape: ShapeArg): void {
     gaussianParamShape('klDivergence', inputShape);
-    this.beta.attach(this.addWeight('kl_weight', [], 'float32', this.beta.initializer(), undefined, false));
+    this.addDivergenceWeight();
     this.built = true;
   }
 
@@ -106,50 +102,42 @@ export class KLDivergenceLayer extends tfl.layers.Layer implements KLWeighted {
     return inputShape;
   }
 
+  /** `[mu, logVar]` in, the same pair out (symbolic for symbolic inputs). */
+  override apply(inputs: [SymbolicTensor, SymbolicTensor], kwargs?: Kwargs): [SymbolicTensor, SymbolicTensor];
+  override apply(inputs: [tf.Tensor, tf.Tensor], kwargs?: Kwargs): [tf.Tensor, tf.Tensor];
+  /** Results of other layers' `apply` (tfjs's union type) in, a pair out. */
+  override apply(inputs: [LayerIO, LayerIO], kwargs?: Kwargs): [AnyTensor, AnyTensor];
+  /** One tensor holding `[mu, logVar]` on its last axis in, the same tensor out. */
+  override apply(inputs: SymbolicTensor, kwargs?: Kwargs): SymbolicTensor;
+  override apply(inputs: tf.Tensor, kwargs?: Kwargs): tf.Tensor;
+  override apply(inputs: LayerIO, kwargs?: Kwargs): LayerIO;
+  override apply(inputs: LayerIO|[LayerIO, LayerIO], kwargs?: Kwargs): LayerIO|AnyTensor[] {
+    return super.apply(inputs as LayerIO, kwargs);
+  }
+
   override call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor|tf.Tensor[] {
     const list = Array.isArray(inputs) ? inputs : [inputs];
-    const key = applicationKey(this.id, list);
-    if ((kwargs['training'] === true || isCollectingLayerLosses()) && !this.buffer.has(key)) {
-      const loss = tf.tidy(() => {
-        const [mu, logVar] = splitGaussianParams('klDivergence', inputs);
-        return this.beta.scale(gaussianKL(mu, logVar, this.freeBits));
+    const [mu, logVar] = splitGaussianParams('klDivergence', inputs);
+    const key = this.divergenceKey(list, kwargs);
+    if (key !== null) {
+      tf.tidy(() => {
+        const kl = gaussianKLElementwise(mu, logVar);
+        // The ELBO's term: the batch mean of Σ_event KL, without β or free bits.
+        const term = tf.div(tf.sum(kl), kl.shape[0]) as tf.Scalar;
+        const surrogate = this.freeBits > 0 ? tf.sum(tf.maximum(tf.mean(kl, 0), this.freeBits)) as tf.Scalar : term;
+        this.recordDivergence(key, surrogate, term);
       });
-      this.buffer.record(key, loss);
-    } else {
-      gaussianParamShape('klDivergence', Array.isArray(inputs) ? inputs.map((t) => t.shape) : inputs.shape);
     }
+    if (!Array.isArray(inputs)) tf.dispose([mu, logVar]);
     // New tensor objects: tfjs's executor frees a layer's inputs after their last use,
     // which must not free what this layer returns.
     const out = list.map((t) => tf.clone(t));
     return Array.isArray(inputs) ? out : out[0];
   }
 
-  /**
-   * The current multiplier β, read synchronously (on webgpu prefer
-   * `await readKLWeight()`: synchronous reads stall the GPU there).
-   */
-  getKLWeight(): number {
-    return this.beta.get();
-  }
-
-  /** The current multiplier β, read asynchronously. */
-  readKLWeight(): Promise<number> {
-    return this.beta.read();
-  }
-
-  /** Sets β (≥ 0) for the following steps (e.g. from an annealing callback). */
-  setKLWeight(weight: number): void {
-    this.beta.set(weight);
-  }
-
-  override dispose(): ReturnType<tfl.layers.Layer['dispose']> {
-    this.buffer.dispose();
-    return super.dispose();
-  }
-
   override getConfig(): tf.serialization.ConfigDict {
     return {
-      weight: this.beta.initial,
+      weight: this.initialKLWeight,
       freeBits: this.freeBits,
       ...super.getConfig(),
     };

@@ -8,11 +8,14 @@ import type {Kwargs, LayerArgs, Shape} from '../util/tfjs_types';
 
 import {SeedStream} from '../util/seed';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
-import {checkInteger, checkOneOf, checkPositiveInteger} from '../util/validate';
+import {checkKnownOptions, checkPositiveInteger, checkSeed, LAYER_ARG_NAMES} from '../util/validate';
+import type {AnyTensor, LayerIO, SymbolicTensor} from './apply_types';
 import {gaussianParamShape, ShapeArg, splitGaussianParams} from './gaussian_params';
+import {checkInferenceMode, InferenceMode} from './inference_mode';
 
-export type InferenceMode = 'sample'|'mean';
-const INFERENCE_MODES: readonly InferenceMode[] = ['sample', 'mean'];
+export type {InferenceMode} from './inference_mode';
+
+const REPARAMETERIZE_ARG_NAMES = ['samples', 'seed', 'inferenceMode', ...LAYER_ARG_NAMES];
 
 export interface ReparameterizeArgs extends LayerArgs {
   /**
@@ -23,7 +26,7 @@ export interface ReparameterizeArgs extends LayerArgs {
    */
   samples?: number;
   /**
-   * Makes the noise repeatable: the i-th call of the layer draws with a seed
+   * A non-negative integer that makes the noise repeatable: the i-th call of the layer draws with a seed
    * derived from `(seed, i)`, so a run restarted with the same seed sees the
    * same sequence of draws while each step still gets fresh noise. The
    * sequence restarts with `resetSeed()` and for a freshly loaded model.
@@ -34,7 +37,8 @@ export interface ReparameterizeArgs extends LayerArgs {
    * What the layer returns outside training (`predict`, `evaluate`):
    * `'sample'` (default) draws as in training — generation and an unbiased
    * held-out ELBO need it; `'mean'` returns `mu` (repeated `samples` times),
-   * a deterministic encoding.
+   * a deterministic encoding. Can be changed later through the
+   * `inferenceMode` property.
    */
   inferenceMode?: InferenceMode;
 }
@@ -78,17 +82,30 @@ export class Reparameterize extends tfl.layers.Layer {
 
   readonly samples: number;
   readonly seed: number|undefined;
-  readonly inferenceMode: InferenceMode;
+  private mode: InferenceMode;
   private readonly seeds: SeedStream;
 
   constructor(args: ReparameterizeArgs = {}) {
-    super(args);
     const where = 'reparameterize';
+    checkKnownOptions(where, args, REPARAMETERIZE_ARG_NAMES);
+    super(args);
     this.samples = args.samples === undefined ? 1 : checkPositiveInteger(where, 'samples', args.samples);
-    this.seed = args.seed === undefined || args.seed === null ? undefined : checkInteger(where, 'seed', args.seed);
-    this.inferenceMode =
-        args.inferenceMode === undefined ? 'sample' : checkOneOf(where, 'inferenceMode', args.inferenceMode, INFERENCE_MODES);
+    this.seed = args.seed === undefined || args.seed === null ? undefined : checkSeed(where, 'seed', args.seed);
+    this.mode = args.inferenceMode === undefined ? 'sample' : checkInferenceMode(where, args.inferenceMode);
     this.seeds = new SeedStream(this.seed);
+  }
+
+  /**
+   * What the layer returns outside training: `'sample'` (a draw) or
+   * `'mean'` (`mu`). Settable at any time, e.g. `layer.inferenceMode =
+   * 'mean'` for a deterministic encoding; saved in the config.
+   */
+  get inferenceMode(): InferenceMode {
+    return this.mode;
+  }
+
+  set inferenceMode(mode: InferenceMode) {
+    this.mode = checkInferenceMode('reparameterize', mode);
   }
 
   override computeOutputShape(inputShape: ShapeArg): Shape {
@@ -97,10 +114,19 @@ export class Reparameterize extends tfl.layers.Layer {
     return [batch == null ? null : batch * this.samples, ...event.slice(1)];
   }
 
+  /** `[mu, logVar]` (or one tensor holding both) in, the sample `z` out. */
+  override apply(inputs: [SymbolicTensor, SymbolicTensor]|SymbolicTensor, kwargs?: Kwargs): SymbolicTensor;
+  override apply(inputs: [tf.Tensor, tf.Tensor]|tf.Tensor, kwargs?: Kwargs): tf.Tensor;
+  /** Results of other layers' `apply` (tfjs's union type) in, one tensor out. */
+  override apply(inputs: [LayerIO, LayerIO]|LayerIO, kwargs?: Kwargs): AnyTensor;
+  override apply(inputs: [LayerIO, LayerIO]|LayerIO, kwargs?: Kwargs): LayerIO {
+    return super.apply(inputs as LayerIO, kwargs);
+  }
+
   override call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const [mu, logVar] = splitGaussianParams('reparameterize', inputs);
-      const sample = kwargs['training'] === true || this.inferenceMode === 'sample';
+      const sample = kwargs['training'] === true || this.mode === 'sample';
       const m = repeatRows(mu, this.samples);
       if (!sample) return m;
       const lv = repeatRows(logVar, this.samples);
@@ -118,7 +144,7 @@ export class Reparameterize extends tfl.layers.Layer {
     return {
       samples: this.samples,
       seed: this.seed === undefined ? null : this.seed,
-      inferenceMode: this.inferenceMode,
+      inferenceMode: this.mode,
       ...super.getConfig(),
     };
   }

@@ -59,3 +59,35 @@ export function checkPositive(where: string, name: string, value: unknown): numb
   if (!(v > 0)) throw argumentError(where, name, 'a positive number', value);
   return v;
 }
+
+/** A seed: a non-negative safe integer (tfjs's random ops and our seed streams take one). */
+export function checkSeed(where: string, name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw argumentError(where, name, 'a non-negative integer', value);
+  }
+  return value;
+}
+
+/**
+ * The arguments every tfjs layer takes (`LayerArgs`), and `customObjects`,
+ * which tfjs-layers adds to a config it deserializes.
+ */
+export const LAYER_ARG_NAMES: readonly string[] =
+    ['inputShape', 'batchInputShape', 'batchSize', 'dtype', 'name', 'trainable', 'weights', 'inputDType', 'customObjects'];
+
+/**
+ * Rejects options that `known` does not list (a misspelt `estimater` would
+ * otherwise be ignored), naming them and listing the known ones.
+ */
+export function checkKnownOptions(where: string, args: unknown, known: readonly string[]): void {
+  if (args == null) return;
+  if (typeof args !== 'object' || Array.isArray(args)) {
+    throw new Error(`${where}: expected an options object. Received: ${show(args)}`);
+  }
+  const unknown = Object.keys(args).filter((key) => !known.includes(key));
+  if (unknown.length > 0) {
+    throw new Error(
+        `${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}. ` +
+        `Known options: ${known.join(', ')}`);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Per-term logs: `fit`'s logs and history carry the data term and each
+ * divergence of a model separately, unweighted, and their `val_` twins.
+ *
+ * A model trains on `loss = data term + Σ β·surrogate` (β-VAE, KL annealing,
+ * free bits): with β ≠ 1 or free bits on, `loss` is not the negative ELBO,
+ * and without the terms nobody can tell reconstruction from KL. After
+ * `compile`, a model with divergence layers gets these extra entries in
+ * `model.metricsNames`, which tfjs then computes and logs like any metric
+ * (per batch, averaged per epoch, `val_` on validation data, in `History`):
+ *
+ * | name | value (a batch mean, nats per example) |
+ * | --- | --- |
+ * | `reconstruction` | the compiled loss (single-output models; with several outputs tfjs logs each output's loss) |
+ * | `kl` | the divergence of the model's one divergence layer, as it enters the ELBO: no β, no free bits (`BayesianDense`: KL/N) |
+ * | `<layer name>` | the same, one per divergence layer, when the model has several |
+ * | `negative_elbo` | `reconstruction` + every divergence (single-output models) |
+ *
+ * How: each divergence layer records, beside its loss, its unweighted term
+ * (`divergence_layer.ts`); the metrics read this step's terms. tfjs computes
+ * a step's metrics after the forward pass and before it reads the layer
+ * losses, and our full-objective test function computes them inside the
+ * evaluation's collection, so both see the terms of the batch at hand.
+ *
+ * `model.evaluate`, `evaluateDataset` and `trainOnBatch` keep returning what
+ * they returned before (the loss and the user's metrics): the extra values
+ * are dropped there. `tfv.evaluateObjective` returns the same split.
+ * `setTermLogs(false)` stops adding them to models compiled afterwards.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+import {DivergenceSource, isDivergenceLayer} from '../layers/divergence_layer';
+
+type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
+
+/** The parts of a compiled LayersModel used here (public in JS, private in the typings). */
+interface CompiledModel {
+  layers: tfl.layers.Layer[];
+  outputs: unknown[];
+  lossFunctions: LossFn[];
+  metricsNames: string[];
+  metricsTensors: Array<[LossFn, number]>;
+}
+
+/** Number of entries this module appended to a model's metrics (a registered symbol: shared by every copy). */
+const ADDED: unique symbol = Symbol.for('tfjs-variational.termLogs.added');
+
+interface Tagged {
+  [ADDED]?: number;
+}
+
+/** Every divergence layer of `layers`, searching nested models; each once. */
+export function divergenceLayers(layers: tfl.layers.Layer[]): DivergenceSource[] {
+  const found = new Set<DivergenceSource>();
+  const visit = (list: tfl.layers.Layer[]) => {
+    for (const layer of list) {
+      if (isDivergenceLayer(layer)) {
+        found.add(layer);
+      } else if (Array.isArray((layer as unknown as {layers?: unknown}).layers)) {
+        visit((layer as unknown as {layers: tfl.layers.Layer[]}).layers);
+      }
+    }
+  };
+  visit(layers);
+  return [...found];
+}
+
+/** The log names of the divergence terms: `kl` for one layer, the layer names for several. */
+export function divergenceTermNames(layers: DivergenceSource[]): string[] {
+  return layers.length === 1 ? ['kl'] : layers.map((l) => l.name);
+}
+
+/** The extra metrics of a model: names and functions `(yTrue, yPred) → scalar`. */
+function termMetrics(m: CompiledModel): Array<[string, LossFn]> {
+  const layers = divergenceLayers(m.layers);
+  if (layers.length === 0) return [];
+  const names = divergenceTermNames(layers);
+  const metrics: Array<[string, LossFn]> = layers.map((layer, i) => [names[i], () => layer.currentDivergence()]);
+  if (m.outputs.length !== 1) return metrics;
+  const dataLoss = m.lossFunctions[0];
+  // negative_elbo reuses the reconstruction of the same step (tfjs calls the
+  // metrics in order, on the same target and output tensors).
+  let last: {yTrue: tf.Tensor, yPred: tf.Tensor, value: tf.Tensor}|null = null;
+  const reconstruction: LossFn = (yTrue, yPred) => {
+    const value = tf.mean(dataLoss(yTrue, yPred));
+    last = {yTrue, yPred, value};
+    return value;
+  };
+  const negativeElbo: LossFn = (yTrue, yPred) => tf.tidy(() => {
+    const data = last !== null && last.yTrue === yTrue && last.yPred === yPred && !last.value.isDisposed ?
+        last.value : tf.mean(dataLoss(yTrue, yPred));
+    return tf.addN([data, ...layers.map((l) => l.currentDivergence())]);
+  });
+  return [['reconstruction', reconstruction], ...metrics, ['negative_elbo', negativeElbo]];
+}
+
+let enabled = true;
+
+/**
+ * Adds the per-term logs to models compiled from now on (default) or stops
+ * adding them.
+ */
+export function setTermLogs(on: boolean): void {
+  if (typeof on !== 'boolean') {
+    throw new Error(`setTermLogs: expected enabled to be a boolean. Received: enabled=${String(on)}`);
+  }
+  enabled = on;
+}
+
+/** Whether models compiled now get the per-term logs. */
+export function isTermLogs(): boolean {
+  return enabled;
+}
+
+/** How many trailing entries of `model`'s metrics are per-term logs (0 for a model without). */
+export function addedMetricCount(model: tfl.LayersModel): number {
+  const inner = (model as unknown as {model?: unknown}).model;
+  const m = (inner instanceof tfl.LayersModel ? inner : model) as unknown as Tagged;
+  return m[ADDED] ?? 0;
+}
+
+function appendTermMetrics(model: tfl.LayersModel): void {
+  const m = model as unknown as CompiledModel & Tagged;
+  m[ADDED] = 0;
+  if (!enabled || !Array.isArray(m.metricsNames) || !Array.isArray(m.metricsTensors)) return;
+  const taken = new Set(m.metricsNames);
+  const metrics = termMetrics(m).filter(([name]) => !taken.has(name));
+  for (const [name, fn] of metrics) {
+    m.metricsNames.push(name);
+    m.metricsTensors.push([fn, 0]);
+  }
+  m[ADDED] = metrics.length;
+}
+
+type Proto = {
+  compile(this: tfl.LayersModel, args: tfl.ModelCompileArgs): void;
+  evaluate(this: tfl.LayersModel, ...rest: unknown[]): tf.Scalar|tf.Scalar[];
+  evaluateDataset(this: tfl.LayersModel, ...rest: unknown[]): Promise<tf.Scalar|tf.Scalar[]>;
+  trainOnBatch(this: tfl.LayersModel, ...rest: unknown[]): Promise<number|number[]>;
+};
+
+/** Marks our replacements and holds the originals. */
+const ORIGINAL: unique symbol = Symbol.for('tfjs-variational.termLogs.original');
+
+/** Drops the per-term values from a result list, as tfjs would return it without them. */
+function withoutAdded<T>(model: tfl.LayersModel, result: T|T[], release: (dropped: T[]) => void): T|T[] {
+  const n = addedMetricCount(model);
+  if (n === 0 || !Array.isArray(result)) return result;
+  const kept = result.slice(0, result.length - n);
+  release(result.slice(result.length - n));
+  return kept.length === 1 ? kept[0] : kept;
+}
+
+/**
+ * Installs the per-term logs on `tfl.LayersModel.prototype` (once; safe to
+ * call again). Returns whether they are installed.
+ */
+export function installTermLogs(): boolean {
+  const proto = tfl.LayersModel.prototype as unknown as Proto & {[ORIGINAL]?: Proto};
+  if (proto[ORIGINAL] != null) return true;
+  const original: Proto = {
+    compile: proto.compile,
+    evaluate: proto.evaluate,
+    evaluateDataset: proto.evaluateDataset,
+    trainOnBatch: proto.trainOnBatch,
+  };
+  Object.defineProperty(proto, ORIGINAL, {value: original});
+  proto.compile = function(args) {
+    original.compile.call(this, args);
+    appendTermMetrics(this);
+  };
+  proto.evaluate = function(...rest) {
+    return withoutAdded(this, original.evaluate.apply(this, rest), (dropped) => tf.dispose(dropped));
+  };
+  proto.evaluateDataset = async function(...rest) {
+    return withoutAdded(this, await original.evaluateDataset.apply(this, rest), (dropped) => tf.dispose(dropped));
+  };
+  proto.trainOnBatch = async function(...rest) {
+    return withoutAdded(this, await original.trainOnBatch.apply(this, rest), () => undefined);
+  };
+  return true;
+}
