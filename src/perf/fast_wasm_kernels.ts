@@ -67,6 +67,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+import {onUntestedTfjsAllowed, patchesAllowed} from '../util/tfjs_version';
+
 import {disableFusedAdam, enableFusedAdam, fusedAdamUpdates} from './fused_adam';
 import {heapOffset, SimdKernels, simdKernelsFor, WasmBackendLike} from './simd_kernels';
 
@@ -125,19 +127,50 @@ const stats: Omit<FastWasmKernelsStats, 'adam'> =
 let enabled = false;
 let flagRegistered = false;
 let syncingFlag = false;
+/** Set by `enableFastWasmKernels({force: true})`: later calls skip the version check too. */
+let forced = false;
+/** The import default was refused by the version check (and nobody has switched the kernels off since). */
+let refusedDefault = false;
+
+/** What the version check (`src/util/tfjs_version.ts`) names when it keeps the kernels off. */
+export const FAST_WASM_KERNELS_FEATURE =
+    'the fast wasm kernels (BatchMatMul, _FusedMatMul, GatherV2, Slice, Transpose, Sum, Softplus, Identity, Cast) ' +
+    'and the one-pass Adam update (AdamOptimizer.prototype.applyGradients)';
+
+/** Options of `enableFastWasmKernels`. */
+export interface FastWasmKernelsOptions {
+  /**
+   * Install the kernels and the Adam update even on tfjs versions they were
+   * not tested on (anything but tfjs-core and tfjs-layers 4.22.x). Remembered
+   * for later calls.
+   */
+  force?: boolean;
+}
 
 /**
  * Replaces the wasm backend's `BatchMatMul`, `_FusedMatMul`, `Transpose`,
- * `Sum`, `Softplus`, `GatherV2` and `Slice` kernels with the faster ones of
- * this module (and, for `_FusedMatMul`, correct ones), and lets Adam update
- * each variable in one pass there. Other backends are not touched. Safe to
- * call repeatedly.
+ * `Sum`, `Softplus`, `GatherV2`, `Slice`, `Identity` and `Cast` kernels with
+ * the faster ones of this module (and, for `_FusedMatMul`, correct ones), and
+ * lets Adam update each variable in one pass there. Other backends are not
+ * touched. Safe to call repeatedly.
+ *
+ * Only on the tfjs versions this was tested on (tfjs-core and tfjs-layers
+ * 4.22.x): on others nothing is installed and a warning says so once, unless
+ * `options.force` is true or the tfjs flag `TFV_ALLOW_UNTESTED_TFJS` is set.
  *
  * @returns `true` when the wasm kernels are wrapped now; `false` when the wasm
  *   backend's kernels are not registered (yet): they are then wrapped when
- *   `tf.setBackend('wasm')` runs.
+ *   `tf.setBackend('wasm')` runs; also `false` when the version check keeps
+ *   them off (`isFastWasmKernelsEnabled()` stays false then).
  */
-export function enableFastWasmKernels(): boolean {
+export function enableFastWasmKernels(options: FastWasmKernelsOptions = {}): boolean {
+  if (options.force === true) forced = true;
+  if (!patchesAllowed(FAST_WASM_KERNELS_FEATURE,
+                      {force: forced, howToForce: 'call tfv.enableFastWasmKernels({force: true})'})) {
+    syncFlag();
+    return false;
+  }
+  refusedDefault = false;
   enabled = true;
   if (tf.getKernel(SETUP_HOOK_KERNEL, BACKEND) == null) {
     tf.registerKernel({
@@ -159,6 +192,7 @@ export function enableFastWasmKernels(): boolean {
 /** Restores the wasm backend's own kernels. Safe to call repeatedly. */
 export function disableFastWasmKernels(): void {
   enabled = false;
+  refusedDefault = false;
   disableFusedAdam(BACKEND);
   if (tf.getKernel(SETUP_HOOK_KERNEL, BACKEND) != null) {
     tf.unregisterKernel(SETUP_HOOK_KERNEL, BACKEND);
@@ -202,9 +236,14 @@ export function applyFastWasmKernelsDefault(): void {
   registerFlag();
   const flags = tf.env().getFlags();
   if (!(FAST_WASM_KERNELS_FLAG in flags) || flags[FAST_WASM_KERNELS_FLAG] !== false) {
-    enableFastWasmKernels();
+    refusedDefault = !enableFastWasmKernels() && !enabled;
   }
 }
+
+// `tf.env().set('TFV_ALLOW_UNTESTED_TFJS', true)` after the import installs what the version check kept off.
+onUntestedTfjsAllowed(() => {
+  if (refusedDefault) enableFastWasmKernels();
+});
 
 function registerFlag(): void {
   if (flagRegistered) return;
