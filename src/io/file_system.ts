@@ -273,7 +273,7 @@ async function ensureDirectory(modules: NodeModules, dir: string): Promise<void>
   }
 }
 
-/** Writes `chunks` to a new file (failing if it exists) and flushes it to disk. */
+/** Writes all of `chunks` to a new file (failing if it exists) and flushes it to disk. */
 async function writeDurably(
     fs: typeof NodeFs, file: string, name: string, chunks: Uint8Array[], step: SaveStep):
     Promise<void> {
@@ -281,7 +281,13 @@ async function writeDurably(
   try {
     await inStep(`writing ${name}`, async () => {
       for (const chunk of chunks) {
-        await handle.write(chunk);
+        // A write may be short (a nearly full disk takes what fits without an
+        // error); the next one then reports the cause.
+        for (let offset = 0; offset < chunk.byteLength;) {
+          const {bytesWritten} = await handle.write(chunk, offset, chunk.byteLength - offset);
+          if (!(bytesWritten > 0)) throw new Error(`the system wrote no bytes at offset ${offset}`);
+          offset += bytesWritten;
+        }
       }
       if (saveHook != null) {
         await saveHook(step);
