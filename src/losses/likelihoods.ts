@@ -7,6 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+import {mulByPositiveConstant} from '../distributions/normal';
+
 /**
  * Smallest probability the probability-space losses feed to `log`.
  * It is Keras's `epsilon()`, and it is the smallest round value for which
@@ -18,6 +20,13 @@ import * as tf from '@tensorflow/tfjs-core';
 export const PROBABILITY_EPSILON = 1e-7;
 
 const LOG_2PI = Math.log(2 * Math.PI);
+
+/** Broadcasts two tensors to their common shape (gradients summed back by tf.broadcastTo). */
+function broadcastPair(a: tf.Tensor, b: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const same = (t: tf.Tensor): boolean => t.rank === shape.length && t.shape.every((d, i) => d === shape[i]);
+  return [same(a) ? a : tf.broadcastTo(a, shape), same(b) ? b : tf.broadcastTo(b, shape)];
+}
 
 /**
  * A loss for `model.compile`: `(yTrue, yPred) → [batch]`, plus
@@ -33,6 +42,19 @@ export interface LikelihoodLoss {
 export interface BernoulliNLLArgs {
   /** `yPred` holds logits (any real) rather than probabilities in [0, 1]. Default false. */
   fromLogits?: boolean;
+  /**
+   * Before computing the loss, read the targets' minimum, maximum and sum
+   * back from the backend and throw if any target is outside [0, 1] or NaN, e.g.
+   * `bernoulliNLL: expected yTrue (targets) in [0, 1]. Received: targets in [0, 255]`.
+   * It catches raw 0–255 pixels or a NaN in the data before they silently
+   * turn training NaN. It costs three reductions and one synchronous device read
+   * per call: on a `[256, 784]` batch (the MNIST VAE's) 1.7 ms on the cpu
+   * backend and 1.0 ms on wasm (2-core x86, Node 20), against that VAE's
+   * 3.4 s and 69 ms training step (`bench/results.md`, vae-step), i.e. under
+   * 0.1% and about 1.5%; on webgl/webgpu the read also stalls the pipeline
+   * every step. Default false.
+   */
+  checkTargets?: boolean;
 }
 
 export interface GaussianNLLArgs {
@@ -47,11 +69,38 @@ export interface GaussianNLLArgs {
    * `tf.layers.concatenate`). Default false.
    */
   learnedVariance?: boolean;
+  /**
+   * Before computing the loss, read the targets' minimum, maximum and sum
+   * back from the backend and throw if any target is NaN or ±∞, e.g.
+   * `gaussianNLL: expected yTrue (targets) to be finite. Received: targets in [-0.5, 1], and 3 NaN values`.
+   * It catches raw 0–255 pixels or a NaN in the data before they silently
+   * turn training NaN. It costs three reductions and one synchronous device read
+   * per call: on a `[256, 784]` batch (the MNIST VAE's) 1.7 ms on the cpu
+   * backend and 1.0 ms on wasm (2-core x86, Node 20), against that VAE's
+   * 3.4 s and 69 ms training step (`bench/results.md`, vae-step), i.e. under
+   * 0.1% and about 1.5%; on webgl/webgpu the read also stalls the pipeline
+   * every step. Default false.
+   */
+  checkTargets?: boolean;
 }
 
 export interface CategoricalNLLArgs {
   /** `yPred` holds logits rather than probabilities (e.g. a softmax output). Default false. */
   fromLogits?: boolean;
+  /**
+   * Before computing the loss, read the targets' minimum, maximum and sum
+   * back from the backend and throw if any target is outside [0, 1] (one-hot
+   * or probabilities) or NaN, e.g.
+   * `categoricalNLL: expected yTrue (targets) in [0, 1]. Received: targets in [0, 9]`.
+   * It catches raw 0–255 pixels or a NaN in the data before they silently
+   * turn training NaN. It costs three reductions and one synchronous device read
+   * per call: on a `[256, 784]` batch (the MNIST VAE's) 1.7 ms on the cpu
+   * backend and 1.0 ms on wasm (2-core x86, Node 20), against that VAE's
+   * 3.4 s and 69 ms training step (`bench/results.md`, vae-step), i.e. under
+   * 0.1% and about 1.5%; on webgl/webgpu the read also stalls the pipeline
+   * every step. Default false.
+   */
+  checkTargets?: boolean;
 }
 
 // ---------------------------------------------------------------------------
@@ -62,15 +111,20 @@ export interface CategoricalNLLArgs {
 /**
  * Bernoulli NLL from logits `l`, per element:
  *
- *     nll = softplus(l) − x·l        (= −x·log σ(l) − (1−x)·log(1−σ(l)))
- *     ∂nll/∂l = σ(l) − x
+ *     nll = (1 − x)·softplus(l) + x·softplus(−l)   (= softplus(l) − x·l
+ *                                                  = −x·log σ(l) − (1−x)·log(1−σ(l)))
+ *     ∂nll/∂l = (1 − x)·σ(l) − x·σ(−l) = σ(l) − x
  *
  * `tf.softplus` is computed without overflow for any float32 `l` and its
- * gradient is σ(l); the rewrite `max(l, 0) − x·l + log1p(e^{−|l|})` has the
- * same value but autodiff through `max`/`abs` gives a wrong gradient at l = 0.
+ * gradient is σ(l). The two-softplus form is used rather than
+ * `softplus(l) − x·l` because for x ∈ [0, 1] both of its terms are ≥ 0, so
+ * nothing cancels: with x = 1, l = 30 the loss is e⁻³⁰ ≈ 9.4·10⁻¹⁴, which
+ * `softplus(30) − 30` rounds to 0 in float32. The rewrite
+ * `max(l, 0) − x·l + log1p(e^{−|l|})` has the same value but autodiff
+ * through `max`/`abs` gives a wrong gradient at l = 0.
  */
 export function bernoulliNLLFromLogits(x: tf.Tensor, logits: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.sub(tf.softplus(logits), tf.mul(x, logits)));
+  return tf.tidy(() => tf.add(tf.mul(tf.sub(1, x), tf.softplus(logits)), tf.mul(x, tf.softplus(tf.neg(logits)))));
 }
 
 /**
@@ -94,30 +148,130 @@ export function bernoulliNLLFromProbs(x: tf.Tensor, probs: tf.Tensor): tf.Tensor
  * Gaussian NLL with a fixed standard deviation σ, per element:
  *
  *     nll = ½·((x − μ)/σ)² + log σ + ½·log 2π
+ *
+ * The half-square is `((x − μ)·(√½/σ))²`, the factor `√½/σ` taken in double
+ * precision (and applied in float32-sized pieces for a σ outside float32's
+ * range, where rounding it alone gives ∞ or 0; see `mulByPositiveConstant`):
+ * squaring before halving would overflow from |x − μ|/σ = 1.8·10¹⁹, where
+ * the loss still fits in float32.
  */
 export function gaussianNLLFixedScale(x: tf.Tensor, mean: tf.Tensor, scale = 1): tf.Tensor {
   checkScale('gaussianNLLFixedScale', scale);
   const constant = Math.log(scale) + 0.5 * LOG_2PI;  // in double precision, added once
-  return tf.tidy(() => tf.add(tf.mul(0.5, tf.square(tf.div(tf.sub(x, mean), scale))), constant));
+  return tf.tidy(() => tf.add(tf.square(mulByPositiveConstant(tf.sub(x, mean), Math.SQRT1_2 / scale)), constant));
 }
+
+/**
+ * `|v| ≤ 170`: both `e^{−v/2}` and `e^{v/2}` (at most e⁸⁵ ≈ 8·10³⁶) are normal
+ * float32 numbers, so the direct products below neither overflow in an
+ * intermediate nor lose digits to subnormals; outside it the log-space forms
+ * are used.
+ */
+const DIRECT_LOG_VARIANCE_LIMIT = 170;
+
+/**
+ * `½·d²·e^{−v}`, element-wise, for d and v of one shape (no autodiff: used
+ * inside the custom gradient below).
+ *
+ * For |v| ≤ 170 it is `(d·√½·e^{−v/2})²`: `e^{−v/2}` is a normal float32
+ * there, and the product overflows only where the result does. Beyond, it is
+ * `exp(2·(log|d| − v/2) − log 2)`: at v = −180, `e^{90}` alone is ∞ in
+ * float32 and `0·∞` a NaN at d = 0, while the log-space form gives
+ * `exp(−∞) = 0` there, and the exact value wherever it fits in float32 (its
+ * argument is rounded once, a relative error of about (|v| + |log|d||)·2⁻²⁴,
+ * which is the sensitivity of e^{−v} to v's own float32 rounding).
+ */
+function halfSquareExpNeg(d: tf.Tensor, v: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const direct = tf.square(tf.mul(tf.mul(d, Math.SQRT1_2), tf.exp(tf.mul(-0.5, v))));
+    const logSpace = tf.exp(tf.sub(tf.mul(2, tf.sub(tf.log(tf.abs(d)), tf.mul(0.5, v))), Math.LN2));
+    return tf.where(tf.lessEqual(tf.abs(v), DIRECT_LOG_VARIANCE_LIMIT), direct, logSpace);
+  });
+}
+
+/**
+ * `d·e^{−v}`, element-wise (the derivative of {@link halfSquareExpNeg} in d):
+ * `(d·e^{−v/2})·e^{−v/2}` for |v| ≤ 170 (for v ≤ 0 the partial product is
+ * at most the result, for v > 0 at most d, so nothing overflows early), else
+ * `sign(d)·exp(log|d| − v)`, which is 0, not `0·∞`, at d = 0.
+ */
+function residualTimesExpNeg(d: tf.Tensor, v: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const e = tf.exp(tf.mul(-0.5, v));
+    const direct = tf.mul(tf.mul(d, e), e);
+    const logSpace = tf.mul(tf.sign(d), tf.exp(tf.sub(tf.log(tf.abs(d)), v)));
+    return tf.where(tf.lessEqual(tf.abs(v), DIRECT_LOG_VARIANCE_LIMIT), direct, logSpace);
+  });
+}
+
+/**
+ * `½·d²·e^{−v}` with its exact gradient, `∂/∂d = d·e^{−v}` and
+ * `∂/∂v = −½·d²·e^{−v}`, each computed directly in its own stable form.
+ * Autodiff through the forward pass cannot be used: the log-space branch's
+ * derivative in d is `e^{…}/|d|`, `0·∞` at d = 0, and `tf.where` passes a
+ * branch's NaN on even where it selects the other.
+ */
+const halfQuadratic = tf.customGrad(((d: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
+  const value = halfSquareExpNeg(d, v);
+  save([d, v, value]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sd, sv, sValue] = saved;
+      return [tf.mul(dy, residualTimesExpNeg(sd, sv)), tf.neg(tf.mul(dy, sValue))];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (d: tf.Tensor, v: tf.Tensor) => tf.Tensor;
 
 /**
  * Gaussian NLL with a learned log-variance v = log σ², per element:
  *
- *     nll = ½·((x − μ)²·e^{−v} + v + log 2π)
+ *     nll = ½·(x − μ)²·e^{−v} + ½·(v + log 2π)
+ *     ∂nll/∂μ = −(x − μ)·e^{−v},   ∂nll/∂v = ½ − ½·(x − μ)²·e^{−v}
  *
- * The quadratic term is computed as `((x − μ)·e^{−v/2})²`: `e^{−v}` alone
- * overflows float32 for v < −88.7 even when the product is small, while
- * `e^{−v/2}` lasts to v ≈ −177. The result is finite whenever the true value
- * fits in float32; beyond that (e.g. |x − μ| = 10⁴ with v = −80, a loss of
- * 3·10⁴²) it is +∞, never NaN.
+ * The quadratic term and its gradient are evaluated by a custom gradient
+ * that never forms an intermediate beyond float32's range: `e^{−v}` alone
+ * overflows for v < −88.7 and `e^{−v/2}` for v < −177 even when the product
+ * is small (at x = μ exactly, `0·∞` is NaN), so for |v| > 170 both go through
+ * log space. The value and gradients are finite and accurate wherever the
+ * true ones fit in float32 — for every v at x = μ (e.g. v = −1000 gives
+ * −499.08, `∂/∂v = ½`); beyond that (e.g. |x − μ| = 10⁴ with v = −80, a loss
+ * of 3·10⁴²) they are ±∞, never NaN.
  */
 export function gaussianNLLLearnedVariance(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const z = tf.mul(tf.sub(x, mean), tf.exp(tf.mul(-0.5, logVar)));
-    return tf.mul(0.5, tf.add(tf.add(tf.square(z), logVar), LOG_2PI));
+    const [d, v] = broadcastPair(tf.sub(x, mean), logVar);
+    return tf.add(halfQuadratic(d, v), tf.mul(0.5, tf.add(v, LOG_2PI)));
   });
 }
+
+/**
+ * `−Σ_c y_c·log softmax(l)_c` over the last axis, with its gradients
+ * `∂/∂l = softmax(l)·Σ_c y_c − y` and `∂/∂y = −log softmax(l)`, for y and l of
+ * one shape.
+ *
+ * A custom gradient because of one corner: when two logits of a row are more
+ * than 3.4·10³⁸ apart (e.g. ±3·10³⁸), `l_c − max l` overflows float32 and
+ * `log softmax(l)_c = −∞`; a class with y_c = 0 there must contribute 0 (the
+ * limit of y·log p as y → 0), but `0·(−∞)` is NaN. The forward pass selects
+ * 0 for those terms, and the gradients above are finite (∂/∂y is +∞ exactly
+ * where the true −log softmax overflows). The logits' gradient is the closed
+ * form, as in `tf.logSoftmax`.
+ */
+const categoricalLogitsNLL = tf.customGrad(((y: tf.Tensor, logits: tf.Tensor, save: tf.GradSaveFunc) => {
+  const logProbs = tf.logSoftmax(logits);
+  const terms = tf.where(tf.equal(y, 0), tf.zerosLike(logProbs), tf.mul(y, logProbs));
+  save([y, logProbs]);
+  return {
+    value: tf.neg(tf.sum(terms, -1)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sy, sLogProbs] = saved;
+      const g = tf.expandDims(dy, -1);
+      const softmax = tf.exp(sLogProbs);
+      return [tf.neg(tf.mul(g, sLogProbs)), tf.mul(g, tf.sub(tf.mul(softmax, tf.sum(sy, -1, true)), sy))];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (y: tf.Tensor, logits: tf.Tensor) => tf.Tensor;
 
 /**
  * Categorical NLL from logits along the last axis (reduces that axis):
@@ -127,10 +281,15 @@ export function gaussianNLLLearnedVariance(x: tf.Tensor, mean: tf.Tensor, logVar
  *
  * `tf.logSoftmax` is composed of Max/Sub/Exp/Sum/Log (max-shifted, so no
  * overflow) with a closed-form gradient; no backend needs a LogSoftmax
- * kernel, and it runs on wasm.
+ * kernel, and it runs on wasm. Classes with y_c = 0 contribute exactly 0,
+ * also where their log-probability is below float32's range (logits more
+ * than 3.4·10³⁸ apart), so the loss is finite wherever the true one is.
  */
 export function categoricalNLLFromLogits(y: tf.Tensor, logits: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(logits)), -1)));
+  return tf.tidy(() => {
+    const [t, l] = broadcastPair(y.dtype === 'float32' ? y : tf.cast(y, 'float32'), logits);
+    return categoricalLogitsNLL(t, l);
+  });
 }
 
 /**
@@ -220,16 +379,62 @@ function perSampleSum(
   });
 }
 
+/** The targets a loss accepts, for `checkTargets`. */
+type TargetRange = 'unit'|'finite';
+
+function formatTarget(v: number): string {
+  return Number.isFinite(v) ? String(Number(v.toPrecision(7))) : String(v);
+}
+
+/**
+ * Throws if `yTrue` holds a NaN or a value outside `range`. The common case
+ * costs three reductions (min, max, sum) and one synchronous device read;
+ * a NaN makes the sum NaN whatever the backend's min/max do with it. Only
+ * when the targets fail is a second read made, for the error message: the
+ * minimum and maximum of the non-NaN targets and the NaN count.
+ */
+export function checkTargetValues(where: string, yTrue: tf.Tensor, range: TargetRange): void {
+  if (yTrue.size === 0) return;
+  const read = (f: (t: tf.Tensor) => tf.Tensor[]): number[] => {
+    const stats = tf.tidy(() => tf.stack(f(yTrue.dtype === 'float32' ? yTrue : tf.cast(yTrue, 'float32'))));
+    const values = Array.from(stats.dataSync());
+    stats.dispose();
+    return values;
+  };
+  const [min, max, sum] = read((t) => [tf.min(t), tf.max(t), tf.sum(t)]);
+  const inRange = (lo: number, hi: number): boolean =>
+      range === 'unit' ? lo >= 0 && hi <= 1 : Number.isFinite(lo) && Number.isFinite(hi);
+  if (!Number.isNaN(sum) && inRange(min, max)) return;
+  const [lo, hi, nanCount] = read((t) => {
+    const nan = tf.isNaN(t);
+    return [
+      tf.min(tf.where(nan, tf.fill(t.shape, Infinity), t)), tf.max(tf.where(nan, tf.fill(t.shape, -Infinity), t)),
+      tf.sum(tf.cast(nan, 'float32')),
+    ];
+  });
+  if (nanCount === 0 && inRange(lo, hi)) return;  // a sum of +∞ and −∞ is NaN too
+  const expected = range === 'unit' ? 'in [0, 1]' : 'to be finite';
+  const nanText = nanCount === 1 ? '1 NaN value' : `${nanCount} NaN values`;
+  const received = nanCount === yTrue.size ? `targets all NaN (${nanText})` :
+      `targets in [${formatTarget(lo)}, ${formatTarget(hi)}]${nanCount > 0 ? `, and ${nanText}` : ''}`;
+  throw new Error(`${where}: expected yTrue (targets) ${expected}. Received: ${received}`);
+}
+
 /** Builds the compiled-loss function and its `perSample` twin, with a readable `name`. */
 function makeLoss(
     name: string, minRank: number, lastAxisFactor: number,
-    elementNLL: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor): LikelihoodLoss {
-  const perSample = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor => {
+    elementNLL: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor, targets: TargetRange|null = null): LikelihoodLoss {
+  const check = (yTrue: tf.Tensor, yPred: tf.Tensor): number => {
     const k = samplesPerExample(name, yTrue, yPred, minRank, lastAxisFactor);
+    if (targets !== null) checkTargetValues(name, yTrue, targets);
+    return k;
+  };
+  const perSample = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor => {
+    const k = check(yTrue, yPred);
     return perSampleSum(elementNLL, yTrue, yPred, k);
   };
   const loss = (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor => {
-    const k = samplesPerExample(name, yTrue, yPred, minRank, lastAxisFactor);
+    const k = check(yTrue, yPred);
     return tf.tidy(() => tf.mean(perSampleSum(elementNLL, yTrue, yPred, k), 1));
   };
   // Non-enumerable: tfjs-layers' getTrainingConfig walks Object.keys of a
@@ -284,7 +489,8 @@ function checkScale(where: string, scale: unknown): void {
  *     logits:         nll_b = Σ_event softplus(l) − x·l
  *     probabilities:  nll_b = Σ_event −x·log p̃ − (1−x)·log(1−p̃),  p̃ = clip(p, 1e-7, 1−1e-7)
  *
- * **yTrue**: `[batch, ...event]`, values in [0, 1].
+ * **yTrue**: `[batch, ...event]`, values in [0, 1] (with `checkTargets: true`
+ * anything else throws, naming the range seen: e.g. raw 0–255 pixels).
  * **yPred**: `[batch, ...event]`, or `[batch·k, ...event]` for k samples per
  * example (row `b·k + s` is sample `s` of example `b`; the k NLLs are averaged).
  * **Returns**: `[batch]`.
@@ -297,9 +503,10 @@ function checkScale(where: string, scale: unknown): void {
  */
 export function bernoulliNLL(args?: BernoulliNLLArgs): LikelihoodLoss {
   const where = 'bernoulliNLL';
-  const opts = checkOptions(where, args, ['fromLogits']);
+  const opts = checkOptions(where, args, ['fromLogits', 'checkTargets']);
   const fromLogits = checkBoolean(where, 'fromLogits', opts.fromLogits);
-  return makeLoss(where, 1, 1, fromLogits ? bernoulliNLLFromLogits : bernoulliNLLFromProbs);
+  const targets = checkBoolean(where, 'checkTargets', opts.checkTargets) ? 'unit' : null;
+  return makeLoss(where, 1, 1, fromLogits ? bernoulliNLLFromLogits : bernoulliNLLFromProbs, targets);
 }
 
 /**
@@ -314,7 +521,7 @@ export function bernoulliNLL(args?: BernoulliNLLArgs): LikelihoodLoss {
  * can drive its NLL towards −∞ — bound v in the model (e.g. a tanh-scaled or
  * softplus head) if that happens.
  *
- * **yTrue**: `[batch, ...event]`.
+ * **yTrue**: `[batch, ...event]`, finite (checked with `checkTargets: true`).
  * **yPred**: like `yTrue` (fixed σ), or with a last axis twice `yTrue`'s
  * (`learnedVariance`); `[batch·k, ...]` for k samples per example, averaged.
  * **Returns**: `[batch]`.
@@ -332,8 +539,9 @@ export function bernoulliNLL(args?: BernoulliNLLArgs): LikelihoodLoss {
  */
 export function gaussianNLL(args?: GaussianNLLArgs): LikelihoodLoss {
   const where = 'gaussianNLL';
-  const opts = checkOptions(where, args, ['scale', 'learnedVariance']);
+  const opts = checkOptions(where, args, ['scale', 'learnedVariance', 'checkTargets']);
   const learnedVariance = checkBoolean(where, 'learnedVariance', opts.learnedVariance);
+  const targets = checkBoolean(where, 'checkTargets', opts.checkTargets) ? 'finite' : null;
   if (learnedVariance) {
     if (opts.scale !== undefined) {
       throw new Error(
@@ -343,11 +551,11 @@ export function gaussianNLL(args?: GaussianNLLArgs): LikelihoodLoss {
     return makeLoss(where, 2, 2, (yTrue, yPred) => {
       const [mean, logVar] = tf.split(yPred, 2, -1);
       return gaussianNLLLearnedVariance(yTrue, mean, logVar);
-    });
+    }, targets);
   }
   const scale = opts.scale === undefined ? 1 : opts.scale;
   checkScale(where, scale);
-  return makeLoss(where, 1, 1, (yTrue, yPred) => gaussianNLLFixedScale(yTrue, yPred, scale));
+  return makeLoss(where, 1, 1, (yTrue, yPred) => gaussianNLLFixedScale(yTrue, yPred, scale), targets);
 }
 
 /**
@@ -357,7 +565,8 @@ export function gaussianNLL(args?: GaussianNLLArgs): LikelihoodLoss {
  *     logits:         nll_b = −Σ_event Σ_c y_c · log softmax(l)_c
  *     probabilities:  nll_b = −Σ_event Σ_c y_c · log clip(p_c, 1e-7, 1)
  *
- * **yTrue**: `[batch, ...event, classes]`, one-hot or probabilities.
+ * **yTrue**: `[batch, ...event, classes]`, one-hot or probabilities (in
+ * [0, 1], checked with `checkTargets: true`).
  * **yPred**: the same shape, or `[batch·k, ...event, classes]` for k samples
  * per example, averaged.
  * **Returns**: `[batch]`.
@@ -370,7 +579,8 @@ export function gaussianNLL(args?: GaussianNLLArgs): LikelihoodLoss {
  */
 export function categoricalNLL(args?: CategoricalNLLArgs): LikelihoodLoss {
   const where = 'categoricalNLL';
-  const opts = checkOptions(where, args, ['fromLogits']);
+  const opts = checkOptions(where, args, ['fromLogits', 'checkTargets']);
   const fromLogits = checkBoolean(where, 'fromLogits', opts.fromLogits);
-  return makeLoss(where, 2, 1, fromLogits ? categoricalNLLFromLogits : categoricalNLLFromProbs);
+  const targets = checkBoolean(where, 'checkTargets', opts.checkTargets) ? 'unit' : null;
+  return makeLoss(where, 2, 1, fromLogits ? categoricalNLLFromLogits : categoricalNLLFromProbs, targets);
 }

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import {normalLogProb} from '../distributions/normal';
+import {mulByPositiveConstant, normalLogProb} from '../distributions/normal';
 import {argumentError, checkFiniteNumber} from '../util/validate';
 import {checkPositive} from '../util/validate';
 import {Prior, registerPrior} from './prior';
@@ -53,12 +53,32 @@ export class ScaleMixturePrior extends Prior {
     this.scale2 = args.scale2 === undefined ? Math.exp(-6) : checkPositive(where, 'scale2', args.scale2);
   }
 
+  /**
+   * `log p(w)` as `a_wide + softplus(a_narrow − a_wide)`, where `a_c` is
+   * `log(weight_c) + log N(w; 0, σ_c²)`, "wide" the component with the larger
+   * scale, and the difference is formed analytically,
+   *
+   *     a_narrow − a_wide = log(π_n σ_w / (π_w σ_n)) − ½ w² (1/σ_n² − 1/σ_w²),
+   *
+   * (`(w·√(½(1/σ_n² − 1/σ_w²)))²`, the factor in double precision). A
+   * max-shifted logsumexp of the two log-densities gives `−∞ − (−∞) = NaN`
+   * once both underflow (|w| ≳ 10¹⁹ σ_w, where the true value is −∞); here
+   * the difference is bounded above by its constant and tends to −∞, where
+   * softplus is 0, so the result is `a_wide` — finite while the true value
+   * is, −∞ (never NaN) beyond — and the gradient is finite everywhere.
+   */
   override logProb(w: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const a = tf.add(normalLogProb(w, 0, this.scale1), Math.log(this.pi));
-      const b = tf.add(normalLogProb(w, 0, this.scale2), Math.log1p(-this.pi));
-      // logsumexp over the two components: max + log Σ e^{· − max}, exact gradients at ties too.
-      return tf.logSumExp(tf.stack([a, b]), 0);
+      const firstWide = this.scale1 >= this.scale2;
+      const [sW, sN] = firstWide ? [this.scale1, this.scale2] : [this.scale2, this.scale1];
+      const logPiW = firstWide ? Math.log(this.pi) : Math.log1p(-this.pi);
+      const logPiN = firstWide ? Math.log1p(-this.pi) : Math.log(this.pi);
+      const wide = tf.add(normalLogProb(w, 0, sW), logPiW);
+      const offset = logPiN - logPiW + Math.log(sW) - Math.log(sN);
+      // √(½(1/σ_n² − 1/σ_w²)) = √(½(1 − (σ_n/σ_w)²))/σ_n, in double (expm1: exact for σ_n ≈ σ_w).
+      const root = Math.sqrt(-0.5 * Math.expm1(2 * (Math.log(sN) - Math.log(sW)))) / sN;
+      const diff = root > 0 ? tf.sub(offset, tf.square(mulByPositiveConstant(w, root))) : tf.fill(w.shape, offset);
+      return tf.add(wide, tf.softplus(diff));
     });
   }
 
