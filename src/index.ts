@@ -11,8 +11,7 @@
  * without tfjs-node, registers a `file://` save/load handler.
  */
 import * as callbacks from './callbacks';
-import {setFullObjectiveEvaluation} from './engine/full_objective';
-import {installTermLogs} from './engine/term_logs';
+import {installModelPatches} from './engine/model_patches';
 import * as distributions from './distributions';
 import * as flows from './flows';
 import * as io from './io';
@@ -33,10 +32,10 @@ export {
   isFastWasmKernelsActive,
   isFastWasmKernelsEnabled,
 } from './perf';
-export type {FastWasmKernelsStats} from './perf';
+export type {FastWasmKernelsOptions, FastWasmKernelsStats} from './perf';
+export {ALLOW_UNTESTED_TFJS_FLAG, TESTED_TFJS} from './perf';
 export {version} from './version';
 
-setFullObjectiveEvaluation(true);
-installTermLogs();
+installModelPatches();
 io.registerFileSystemRouter();
 applyFastWasmKernelsDefault();
