@@ -1,8 +1,12 @@
 /**
  * The filesystem IOHandler and its `file://` router: round trips, atomic
- * saves under injected failures, error messages, and deference to another
- * router claiming the same URLs.
+ * saves under injected failures, error messages, integrity records, the
+ * sweep of interrupted saves' temporaries, and deference to another router
+ * claiming the same URLs. Real filesystem faults: io_errors.test.ts; SIGKILL
+ * mid-save: io_kill.test.ts.
  */
+import {spawn, spawnSync} from 'child_process';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -10,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import {useBackend} from './helpers/backends';
 import {fileSystem, registerFileSystemRouter} from '../src/io';
-import {setSaveHookForTesting} from '../src/io/file_system';
+import {STALE_AFTER_MS, setFileSystemForTesting, setSaveHookForTesting} from '../src/io/file_system';
 
 let root: string;
 let counter = 0;
@@ -58,7 +62,28 @@ afterAll(() => {
   fs.rmSync(root, {recursive: true, force: true});
 });
 
-afterEach(() => setSaveHookForTesting(null));
+afterEach(() => {
+  setSaveHookForTesting(null);
+  setFileSystemForTesting(null);
+});
+
+function readJSON(file: string) {
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+function editJSON(file: string, edit: (json: {[key: string]: unknown}) => void): void {
+  const json = readJSON(file);
+  edit(json);
+  fs.writeFileSync(file, JSON.stringify(json));
+}
+
+function weightsFileOf(dir: string): string {
+  return readJSON(path.join(dir, 'model.json')).weightsManifest[0].paths[0];
+}
+
+function sha256(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
 
 describe('fileSystem round trip', () => {
   it('saves via file:// and loads weights and predictions exactly', async () => {
@@ -289,5 +314,290 @@ describe('router', () => {
     }
     expect(tf.io.getSaveHandlers('file:///tmp/x')).not.toEqual([other]);
     expect(tf.io.getSaveHandlers('file:///tmp/x').length).toBe(1);
+  });
+});
+
+describe('path argument', () => {
+  it.each(['', '   ', 'file://', 'file://  '])('%j is refused, naming the argument and the value', (p) => {
+    expect(() => fileSystem(p)).toThrow(/^tfv\.io\.fileSystem: path must name a directory/);
+    expect(() => fileSystem(p)).toThrow(`received ${JSON.stringify(p)}, which is empty`);
+    expect(() => fileSystem(['model.json', p])).toThrow(`received ${JSON.stringify(p)}`);
+  });
+
+  it("model.save('file://') and loadLayersModel('file://') fail instead of using the current directory", async () => {
+    const cwdBefore = fs.readdirSync(process.cwd()).sort();
+    await expect(denseModel(40).save('file://')).rejects.toThrow(
+        'received "file://", which is empty after the file:// prefix');
+    await expect(tfl.loadLayersModel('file://')).rejects.toThrow(
+        'received "file://", which is empty after the file:// prefix');
+    await expect(denseModel(40).save('file:// ')).rejects.toThrow('received "file:// "');
+    expect(fs.readdirSync(process.cwd()).sort()).toEqual(cwdBefore);
+  });
+
+  it('a path that is not a string is refused, naming its type', () => {
+    expect(() => fileSystem(null as unknown as string)).toThrow(/path must be a string .* received null\./);
+    expect(() => fileSystem([42] as unknown as string[])).toThrow(/received number in an array\./);
+  });
+});
+
+describe('weights record', () => {
+  it('model.json records the count, bytes and SHA-256 of the weights, which tfjs ignores', async () => {
+    const dir = freshDir();
+    const model = denseModel(41);
+    await model.save(fileSystem(dir));
+    const jsonPath = path.join(dir, 'model.json');
+    const json = readJSON(jsonPath);
+    const name = weightsFileOf(dir);
+    expect(json.tfvWeights).toEqual({count: 4, bytes: 23 * 4, sha256: {[name]: sha256(path.join(dir, name))}});
+
+    // tfjs's own readers of model.json copy named fields only.
+    const artifacts = await tf.io.getModelArtifactsForJSON(
+        json, async () => [json.weightsManifest[0].weights, fs.readFileSync(path.join(dir, name)).buffer]);
+    expect(Object.keys(artifacts)).not.toContain('tfvWeights');
+    const bytes = fs.readFileSync(path.join(dir, name));
+    const fromMemory = await tfl.loadLayersModel(tf.io.fromMemory({
+      ...json, weightSpecs: json.weightsManifest[0].weights,
+      weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+    }));
+    expect(weightValues(fromMemory)).toEqual(weightValues(model));
+  });
+
+  it('a byte flipped in a weight file is an error naming the file and both hashes', async () => {
+    const dir = freshDir();
+    await denseModel(42).save(fileSystem(dir));
+    const jsonPath = path.join(dir, 'model.json');
+    const file = path.join(dir, weightsFileOf(dir));
+    const recorded = sha256(file);
+    const bytes = fs.readFileSync(file);
+    bytes[17] ^= 0x40;
+    fs.writeFileSync(file, bytes);
+    await expect(tfl.loadLayersModel(`file://${jsonPath}`)).rejects.toThrow(
+        `Cannot load model: weight file ${file} is corrupted: its SHA-256 is ${sha256(file)}, ` +
+        `but ${jsonPath} records ${recorded}.`);
+  });
+
+  it('a model.json without the record (older saves, other tools) loads as before', async () => {
+    const dir = freshDir();
+    const model = denseModel(43);
+    await model.save(fileSystem(dir));
+    editJSON(path.join(dir, 'model.json'), (json) => delete json.tfvWeights);
+    expect(weightValues(await tfl.loadLayersModel(fileSystem(dir)))).toEqual(weightValues(model));
+  });
+
+  it('a malformed record is an error naming the field', async () => {
+    const dir = freshDir();
+    await denseModel(44).save(fileSystem(dir));
+    const jsonPath = path.join(dir, 'model.json');
+    editJSON(jsonPath, (json) => (json.tfvWeights = {count: 'four', bytes: 92, sha256: {}}));
+    await expect(fileSystem(dir).load!()).rejects.toThrow(
+        `Cannot load model: the field tfvWeights in ${jsonPath} is malformed`);
+  });
+
+  it('a weight list edited behind the record is an error', async () => {
+    const dir = freshDir();
+    await denseModel(45).save(fileSystem(dir));
+    const jsonPath = path.join(dir, 'model.json');
+    editJSON(jsonPath, (json) => {
+      (json.tfvWeights as {sha256: {}}).sha256 = {};
+    });
+    await expect(fileSystem(dir).load!()).rejects.toThrow(/records no SHA-256 for its weight file weights\./);
+  });
+});
+
+describe('a model.json listing no weights', () => {
+  it.each([['no weightsManifest', undefined], ['an empty weightsManifest', []]] as const)(
+      'with %s, from a model saved with weights, is an error naming the file', async (state, manifest) => {
+        const dir = freshDir();
+        await denseModel(50).save(fileSystem(dir));
+        const jsonPath = path.join(dir, 'model.json');
+        editJSON(jsonPath, (json) => {
+          if (manifest === undefined) delete json.weightsManifest; else json.weightsManifest = manifest;
+        });
+        await expect(tfl.loadLayersModel(`file://${jsonPath}`)).rejects.toThrow(
+            `Cannot load model: ${jsonPath} has ${state}, but it was saved with 4 weights (92 bytes)`);
+      });
+
+  it('without our record, whose topology names weight initializers, is an error naming the layer', async () => {
+    const dir = freshDir();
+    await denseModel(51).save(fileSystem(dir));
+    const jsonPath = path.join(dir, 'model.json');
+    editJSON(jsonPath, (json) => {
+      delete json.weightsManifest;
+      delete json.tfvWeights;
+    });
+    await expect(tfl.loadLayersModel(`file://${jsonPath}`)).rejects.toThrow(new RegExp(
+        `^Cannot load model: ${jsonPath} has no weightsManifest, but its topology has weights ` +
+        '\\(layer "[^"]+" has a kernel_initializer\\)'));
+  });
+
+  it('without our record or initializer names, still fails through tfjs strict loading', async () => {
+    const dir = freshDir();
+    await denseModel(52).save(fileSystem(dir));
+    const jsonPath = path.join(dir, 'model.json');
+    const stripInitializers = (node: unknown): void => {
+      if (node == null || typeof node !== 'object') return;
+      for (const [key, value] of Object.entries(node)) {
+        if (/_initializer$/.test(key)) delete (node as {[k: string]: unknown})[key];
+        else stripInitializers(value);
+      }
+    };
+    editJSON(jsonPath, (json) => {
+      delete json.weightsManifest;
+      delete json.tfvWeights;
+      stripInitializers(json.modelTopology);
+    });
+    await expect(tfl.loadLayersModel(`file://${jsonPath}`)).rejects.toThrow(/4 of 4 weights are not set/);
+  });
+
+  it('of a model without weights loads, with or without a manifest and record', async () => {
+    const dir = freshDir();
+    const model = tfl.sequential({layers: [tfl.layers.flatten({inputShape: [2, 2]})]});
+    await model.save(fileSystem(dir));
+    const jsonPath = path.join(dir, 'model.json');
+    expect(readJSON(jsonPath).tfvWeights.count).toBe(0);
+    editJSON(jsonPath, (json) => delete json.weightsManifest);
+    expect((await tfl.loadLayersModel(fileSystem(dir))).outputs[0].shape).toEqual([null, 4]);
+    editJSON(jsonPath, (json) => delete json.tfvWeights);
+    expect((await tfl.loadLayersModel(fileSystem(dir))).outputs[0].shape).toEqual([null, 4]);
+  });
+});
+
+describe('writes', () => {
+  it('a short write (a nearly full disk) is completed, not committed truncated (injected)', async () => {
+    const dir = freshDir();
+    setFileSystemForTesting({...fs, promises: {...fs.promises,
+      open: (async (p: fs.PathLike, flags?: string|number, mode?: fs.Mode) => {
+        const handle = await fs.promises.open(p, flags, mode);
+        return new Proxy(handle, {
+          get(target, key) {
+            if (key === 'write') {
+              return (data: Uint8Array, offset = 0, length = data.byteLength - offset) =>
+                  target.write(data, offset, Math.min(length, 7));
+            }
+            const value = Reflect.get(target, key);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        });
+      }) as typeof fs.promises.open}} as typeof fs);
+    const model = denseModel(53);
+    await model.save(fileSystem(dir));
+    setFileSystemForTesting(null);
+    expect(fs.statSync(path.join(dir, weightsFileOf(dir))).size).toBe(92);
+    expect(weightValues(await tfl.loadLayersModel(fileSystem(dir)))).toEqual(weightValues(model));
+  });
+});
+
+describe('temporaries of interrupted saves', () => {
+  const old = new Date(Date.now() - STALE_AFTER_MS - 60_000);
+
+  /** This host's tag and a fresh id part, taken from a real save's weight file name. */
+  function idParts(dir: string): {time: string, host: string} {
+    const [time, , host] = weightsFileOf(dir).slice('weights.'.length, -'.bin'.length).split('-');
+    return {time, host};
+  }
+
+  function touch(dir: string, name: string, mtime?: Date): string {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, 'partial');
+    if (mtime != null) fs.utimesSync(file, mtime, mtime);
+    return name;
+  }
+
+  it('are removed by the next save when their writer is gone; other files never', async () => {
+    const dir = freshDir();
+    await denseModel(60).save(fileSystem(dir));
+    const {time, host} = idParts(dir);
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!.toString(36);
+    const mine = process.pid.toString(36);
+    const abandoned = [
+      touch(dir, `weights.${time}-${dead}-${host}-0123abcd.bin`),
+      touch(dir, `model.json.${time}-${dead}-${host}-0123abcd.tmp`),
+      touch(dir, `weights.${time}-${mine}-${host}-89abcdef.bin`),  // this process, no save running
+    ];
+    const others = [
+      touch(dir, 'notes.txt', old), touch(dir, 'weights.bin', old), touch(dir, 'group1-shard1of1.bin', old),
+      touch(dir, 'weights.custom-name.bin', old), touch(dir, 'model.json.bak', old),
+      touch(dir, 'model.json.tmp', old), touch(dir, `weights.${time}-${dead}-${host}-0123abcd.bin.keep`, old),
+    ];
+    fs.mkdirSync(path.join(dir, `weights.${time}-${dead}-${host}-00000000.bin`));  // not a file
+    const model = denseModel(61);
+    await model.save(fileSystem(dir));
+    const left = listDir(dir);
+    for (const f of abandoned) expect(left).not.toContain(f);
+    expect(left).toEqual(
+        ['model.json', weightsFileOf(dir), `weights.${time}-${dead}-${host}-00000000.bin`, ...others].sort());
+    expect(weightValues(await tfl.loadLayersModel(fileSystem(dir)))).toEqual(weightValues(model));
+  });
+
+  it('that a live process, another host or an older version may still be writing are kept ' +
+     `until ${STALE_AFTER_MS / 60000} minutes old`, async () => {
+    const dir = freshDir();
+    await denseModel(62).save(fileSystem(dir));
+    const {time, host} = idParts(dir);
+    const sleeper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {stdio: 'ignore'});
+    try {
+      const live = sleeper.pid!.toString(36);
+      const otherHost = host === 'ffffffff' ? '00000000' : 'ffffffff';
+      const names = (suffix: string) => [
+        `weights.${time}-${live}-${host}-0000${suffix}.bin`,
+        `model.json.${time}-${live}-${host}-0000${suffix}.tmp`,
+        `weights.${time}-1-${otherHost}-0000${suffix}.bin`,
+        `weights.${time}-abc${suffix}.bin`,  // the id format before pids were recorded
+        `model.json.${time}-abc${suffix}.tmp`,
+      ];
+      const fresh = names('aaaa').map((n) => touch(dir, n));
+      const stale = names('bbbb').map((n) => touch(dir, n, old));
+      await denseModel(63).save(fileSystem(dir));
+      const left = listDir(dir);
+      for (const f of fresh) expect(left).toContain(f);
+      for (const f of stale) expect(left).not.toContain(f);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+
+  it('of a save still running in this process survive another save, then it commits', async () => {
+    const dir = freshDir();
+    await denseModel(64).save(fileSystem(dir));
+    let release!: () => void;
+    let paused!: () => void;
+    const isPaused = new Promise<void>((r) => (paused = r));
+    let calls = 0;
+    setSaveHookForTesting(async (step) => {
+      if (step === 'weights' && calls++ === 0) {
+        paused();
+        await new Promise<void>((r) => (release = r));
+      }
+    });
+    const slow = denseModel(65);
+    const slowSave = slow.save(fileSystem(dir));
+    await isPaused;
+    const pending = listDir(dir).filter((f) => f.endsWith('.bin') && f !== weightsFileOf(dir));
+    expect(pending.length).toBe(1);
+    await denseModel(66).save(fileSystem(dir));  // sweeps, and must spare the paused save's file
+    expect(listDir(dir)).toContain(pending[0]);
+    release();
+    await slowSave;
+    expect(weightsFileOf(dir)).toBe(pending[0]);
+    expect(weightValues(await tfl.loadLayersModel(fileSystem(dir)))).toEqual(weightValues(slow));
+    expect(listDir(dir)).toEqual(['model.json', pending[0]].sort());
+  });
+
+  it('a save whose weight file disappears before its commit fails and keeps the earlier save', async () => {
+    const dir = freshDir();
+    const first = denseModel(67);
+    await first.save(fileSystem(dir));
+    const kept = weightsFileOf(dir);
+    setSaveHookForTesting((step) => {
+      if (step !== 'model.json') return;
+      for (const f of listDir(dir)) {
+        if (f.endsWith('.bin') && f !== kept) fs.rmSync(path.join(dir, f));
+      }
+    });
+    await expect(denseModel(68).save(fileSystem(dir))).rejects.toThrow(
+        /checking weights\.[^ ]+\.bin before the commit failed: weights\.[^ ]+\.bin was removed by another process; its earlier contents are unchanged\./);
+    setSaveHookForTesting(null);
+    expect(listDir(dir)).toEqual(['model.json', kept].sort());
+    expect(weightValues(await tfl.loadLayersModel(fileSystem(dir)))).toEqual(weightValues(first));
   });
 });
