@@ -782,9 +782,9 @@ function stripScheme(p: string): string {
  * `model.json` referenced, and what earlier interrupted saves left in the
  * directory — only files named like ours (`weights.<id>.bin`,
  * `model.json.<id>.tmp`) that the new `model.json` does not reference and
- * that no running save can still be writing (their writer's process is gone,
- * or they are older than {@link STALE_AFTER_MS}). Other files are never
- * touched.
+ * that no running save can still be writing (their writer's process on this
+ * host is gone, or they were last modified more than an hour ago). Other
+ * files are never touched.
  *
  * After `import 'tfjs-variational'` in Node the same handler serves
  * `'file://…'` URLs (see {@link registerFileSystemRouter}).
