@@ -125,7 +125,12 @@ function runRound(dir: string, first: number, pauseAt: string, previousOrphans: 
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const [what, a, b] = buffered.slice(0, nl).split(' ');
         buffered = buffered.slice(nl + 1);
-        if (what === 'writing') round.lastWriting = Number(a);
+        if (what === 'writing') {
+          round.lastWriting = Number(a);
+          // Should the race never catch a weight file being written, kill at
+          // the start of the third save rather than let the child finish.
+          if (pauseAt === 'none' && round.lastWriting >= first + 2) kill();
+        }
         if (what === 'saved') {
           if (round.previousOrphansGone == null) {
             round.previousOrphansGone = previousOrphans.every((f) => !fs.existsSync(path.join(dir, f)));
