@@ -198,15 +198,15 @@ describe('prior registry', () => {
   beforeAll(async () => useBackend('cpu'));
 
   it('resolves aliases, class names, configs and instances, and serializes back', () => {
-    expect(getPrior('t', 'prior', 'gaussian')).toBeInstanceOf(GaussianPrior);
-    expect(getPrior('t', 'prior', 'ScaleMixturePrior')).toBeInstanceOf(ScaleMixturePrior);
-    const p = getPrior('t', 'prior', {className: 'ScaleMixturePrior', config: {pi: 0.25, scale2: 0.001}}) as ScaleMixturePrior;
+    expect(getPrior('gaussian')).toBeInstanceOf(GaussianPrior);
+    expect(getPrior('ScaleMixturePrior')).toBeInstanceOf(ScaleMixturePrior);
+    const p = getPrior({className: 'ScaleMixturePrior', config: {pi: 0.25, scale2: 0.001}}) as ScaleMixturePrior;
     expect([p.pi, p.scale1, p.scale2]).toEqual([0.25, 1, 0.001]);
     const instance = gaussian({scale: 3});
-    expect(getPrior('t', 'prior', instance)).toBe(instance);
+    expect(getPrior(instance)).toBe(instance);
     const config = serializePrior(p);
     expect(config).toEqual({className: 'ScaleMixturePrior', config: {pi: 0.25, scale1: 1, scale2: 0.001}});
-    expect(serializePrior(getPrior('t', 'prior', JSON.parse(JSON.stringify(config))))).toEqual(config);
+    expect(serializePrior(getPrior(JSON.parse(JSON.stringify(config))))).toEqual(config);
     expect(tf.serialization.getRegisteredName(GaussianPrior)).toBe('tfv>GaussianPrior');
     expect(tf.serialization.getRegisteredName(ScaleMixturePrior)).toBe('tfv>ScaleMixturePrior');
     expect(registeredPriorNames()).toEqual(expect.arrayContaining(['gaussian', 'scaleMixture', 'GaussianPrior', 'ScaleMixturePrior']));
@@ -214,7 +214,7 @@ describe('prior registry', () => {
 
   it('accepts a new prior through registerPrior and uses its Monte Carlo divergence in a layer', () => {
     registerPrior('laplaceForTest', LaplacePrior as unknown as tf.serialization.SerializableConstructor<Prior>);
-    const prior = getPrior('t', 'prior', {className: 'LaplacePriorForTest', config: {b: 0.5}}) as LaplacePrior;
+    const prior = getPrior({className: 'LaplacePriorForTest', config: {b: 0.5}}) as LaplacePrior;
     expect(prior.b).toBe(0.5);
     const layer = bayesianDense({units: 2, klWeight: 1, prior: 'laplaceForTest', seed: 3});
     tf.dispose(layer.apply(tf.ones([1, 3]), {training: true}) as tf.Tensor);
@@ -224,8 +224,8 @@ describe('prior registry', () => {
   });
 
   it('rejects unknown priors and bad parameters, naming them', () => {
-    expect(() => getPrior('bayesianDense', 'prior', 'cauchy')).toThrow(/prior.*'gaussian'.*Received: prior='cauchy'/);
-    expect(() => getPrior('bayesianDense', 'prior', {className: 'Nope'})).toThrow(/Received: prior='Nope'/);
+    expect(() => getPrior('cauchy')).toThrow(/getPrior: expected identifier.*'gaussian'.*Received: identifier='cauchy'/);
+    expect(() => getPrior({className: 'Nope'})).toThrow(/Received: identifier='Nope'/);
     expect(() => gaussian({scale: 0})).toThrow(/scale.*positive.*Received: scale=0/);
     expect(() => gaussian({loc: NaN})).toThrow(/loc/);
     expect(() => scaleMixture({pi: 1})).toThrow(/pi.*between 0 and 1.*Received: pi=1/);

@@ -7,7 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type {ActivationIdentifier, Initializer, Kwargs, LayerArgs, LayerVariable, Shape} from '../util/tfjs_types';
 
 import {softplusScale} from '../distributions/normal';
-import {getPrior, Prior, PriorIdentifier, serializePrior} from '../priors';
+import {Prior, PriorIdentifier, resolvePrior as resolveRegisteredPrior, serializePrior} from '../priors/prior';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
 import {
   argumentError, checkBoolean, checkKnownOptions, checkNonNegative, checkOneOf, checkPositive, checkPositiveInteger,
@@ -374,9 +374,9 @@ function resolvePrior(where: string, prior: PriorIdentifier|undefined, priorScal
     if (prior != null && prior !== 'gaussian') {
       throw argumentError(where, 'priorScale', 'given only with the Gaussian prior (prior \'gaussian\' or unset)', priorScale);
     }
-    return getPrior(where, 'priorScale', {className: 'GaussianPrior', config: {scale: checkPositive(where, 'priorScale', priorScale)}});
+    return resolveRegisteredPrior(where, 'priorScale', {className: 'GaussianPrior', config: {scale: checkPositive(where, 'priorScale', priorScale)}});
   }
-  return getPrior(where, 'prior', prior ?? 'gaussian');
+  return resolveRegisteredPrior(where, 'prior', prior ?? 'gaussian');
 }
 
 /**

@@ -5,9 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import {normalKL, normalLogProb} from '../distributions/normal';
-import {checkFiniteNumber} from '../util/validate';
-import {checkPositive} from '../util/validate';
-import {Prior, registerPrior} from './prior';
+import {checkFiniteNumber, checkKnownOptions, checkPositive} from '../util/validate';
+import {Prior, registerBuiltinPrior} from './prior';
 
 export interface GaussianPriorArgs {
   /** Mean of every weight. Default 0. */
@@ -35,6 +34,7 @@ export class GaussianPrior extends Prior {
   constructor(args: GaussianPriorArgs = {}) {
     super();
     const where = 'gaussianPrior';
+    checkKnownOptions(where, args, ['loc', 'scale']);
     this.loc = args.loc === undefined ? 0 : checkFiniteNumber(where, 'loc', args.loc);
     this.scale = args.scale === undefined ? 1 : checkPositive(where, 'scale', args.scale);
   }
@@ -55,7 +55,7 @@ export class GaussianPrior extends Prior {
     return {loc: this.loc, scale: this.scale};
   }
 }
-registerPrior('gaussian', GaussianPrior);
+registerBuiltinPrior('gaussian', GaussianPrior);
 
 /**
  * The prior `N(loc, scale²)` on every weight (default `N(0, 1)`), with an

@@ -5,9 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import {mulByPositiveConstant, normalLogProb} from '../distributions/normal';
-import {argumentError, checkFiniteNumber} from '../util/validate';
-import {checkPositive} from '../util/validate';
-import {Prior, registerPrior} from './prior';
+import {argumentError, checkFiniteNumber, checkKnownOptions, checkPositive} from '../util/validate';
+import {Prior, registerBuiltinPrior} from './prior';
 
 export interface ScaleMixturePriorArgs {
   /** Weight π of the first component, 0 < π < 1. Default 0.5. */
@@ -45,6 +44,7 @@ export class ScaleMixturePrior extends Prior {
   constructor(args: ScaleMixturePriorArgs = {}) {
     super();
     const where = 'scaleMixturePrior';
+    checkKnownOptions(where, args, ['pi', 'scale1', 'scale2']);
     this.pi = args.pi === undefined ? 0.5 : checkFiniteNumber(where, 'pi', args.pi);
     if (!(this.pi > 0 && this.pi < 1)) {
       throw argumentError(where, 'pi', 'a number strictly between 0 and 1', args.pi);
@@ -86,7 +86,7 @@ export class ScaleMixturePrior extends Prior {
     return {pi: this.pi, scale1: this.scale1, scale2: this.scale2};
   }
 }
-registerPrior('scaleMixture', ScaleMixturePrior);
+registerBuiltinPrior('scaleMixture', ScaleMixturePrior);
 
 /**
  * The prior `π N(0, σ₁²) + (1 − π) N(0, σ₂²)` on every weight (Bayes by
