@@ -13,6 +13,5 @@ export {
   gaussianNLLFixedScale,
   gaussianNLLLearnedVariance,
   PROBABILITY_EPSILON,
-  samplesPerExample,
 } from './likelihoods';
 export type {BernoulliNLLArgs, CategoricalNLLArgs, GaussianNLLArgs, LikelihoodLoss} from './likelihoods';
