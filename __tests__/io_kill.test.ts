@@ -169,6 +169,7 @@ it(`SIGKILL mid-save (${ROUNDS.length} rounds, 32 MB weights, real child process
   let next = 1;
   let left: string[] = [];
   let orphanBytesMax = 0;
+  let orphanBytesTotal = 0;  // what would have piled up without the sweep
   let killsLeavingOrphans = 0;
   const log: string[] = [];
   for (const pauseAt of ROUNDS) {
@@ -196,6 +197,7 @@ it(`SIGKILL mid-save (${ROUNDS.length} rounds, 32 MB weights, real child process
     if (pauseAt !== 'none') expect(left.length).toBeGreaterThan(0);  // the kill really interrupted it
     if (left.length > 0) killsLeavingOrphans++;
     orphanBytesMax = Math.max(orphanBytesMax, bytesOf(dir, left));
+    orphanBytesTotal += bytesOf(dir, left);
     log.push(`${pauseAt}: loaded save ${iteration}, left ${left.length} file(s), ${bytesOf(dir, left)} bytes`);
     next = round.lastWriting + 1;
   }
@@ -214,5 +216,6 @@ it(`SIGKILL mid-save (${ROUNDS.length} rounds, 32 MB weights, real child process
   expect(killsLeavingOrphans).toBeGreaterThanOrEqual(4);
   // eslint-disable-next-line no-console
   console.log(`${log.join('\n')}\nkills leaving orphans: ${killsLeavingOrphans} of ${ROUNDS.length}; ` +
-              `largest orphan set ${orphanBytesMax} bytes; before the final save ${before}, after 0`);
+              `largest orphan set ${orphanBytesMax} bytes, ${orphanBytesTotal} in all; ` +
+              `before the final save ${before}, after 0`);
 });
