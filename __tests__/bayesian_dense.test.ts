@@ -8,7 +8,7 @@ import {denseFlipout, denseLocalReparameterization, DensePosterior, denseReparam
 import {deriveSeed} from '../src/util/seed';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';
 import {roundTripInMemory} from './helpers/io';
-import {normalUpperTail, P_ASSERTION, sampleVarianceRatioBounds, uniformArray, useSeededMathRandom, Z_ASSERTION} from './helpers/random';
+import {normalUpperTail, P_ASSERTION, sampleVarianceRatioBounds, uniform, uniformArray, useSeededMathRandom, Z_ASSERTION} from './helpers/random';
 import {binaryData, expectFlatTensorCount} from './helpers/vae';
 
 // Every draw in this file is seeded: layers get a `seed` where the test needs
@@ -102,9 +102,10 @@ function estimator64(est: BayesianDenseEstimator, c: Case, noise: Record<string,
   }));
 }
 
+/** A [rows, cols] matrix of seeded uniforms in [lo, hi). */
 function matrix(rows: number, cols: number, seed: number, lo: number, hi: number): number[][] {
-  const u = uniformArray(rows * cols, seed);
-  return Array.from({length: rows}, (_, r) => Array.from({length: cols}, (_, c) => lo + (hi - lo) * u[r * cols + c]));
+  const u = uniform(rows * cols, seed, lo, hi);
+  return Array.from({length: rows}, (_, r) => u.slice(r * cols, (r + 1) * cols));
 }
 
 /** Mean and (unbiased) variance of column `col` over the rows of several [rows, cols] draws. */
