@@ -117,18 +117,17 @@ export class KLDivergenceLayer extends DivergenceLayer {
 
   override call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor|tf.Tensor[] {
     const list = Array.isArray(inputs) ? inputs : [inputs];
-    const [mu, logVar] = splitGaussianParams('klDivergence', inputs);
     const key = this.divergenceKey(list, kwargs);
-    if (key !== null) {
+    if (key === null) {
+      gaussianParamShape('klDivergence', list.length === 1 ? list[0].shape : list.map((t) => t.shape));
+    } else {
       tf.tidy(() => {
-        const kl = gaussianKLElementwise(mu, logVar);
-        // The ELBO's term: the batch mean of Σ_event KL, without β or free bits.
-        const term = tf.div(tf.sum(kl), kl.shape[0]) as tf.Scalar;
-        const surrogate = this.freeBits > 0 ? tf.sum(tf.maximum(tf.mean(kl, 0), this.freeBits)) as tf.Scalar : term;
-        this.recordDivergence(key, surrogate, term);
+        const [mu, logVar] = splitGaussianParams('klDivergence', inputs);
+        // The ELBO's term is the plain batch mean; the trained surrogate applies free bits.
+        const term = gaussianKL(mu, logVar);
+        this.recordDivergence(key, this.freeBits > 0 ? gaussianKL(mu, logVar, this.freeBits) : term, term);
       });
     }
-    if (!Array.isArray(inputs)) tf.dispose([mu, logVar]);
     // New tensor objects: tfjs's executor frees a layer's inputs after their last use,
     // which must not free what this layer returns.
     const out = list.map((t) => tf.clone(t));
