@@ -372,6 +372,7 @@ function batchMatMul(original: tf.KernelConfig, params: KernelParams): tf.Tensor
   if (ours != null) return ours;
   // Without the SIMD module: XNNPACK through the wasm kernel, which handles a
   // batch size of one on either side or equal batch sizes.
+  if (p.k === 0) return zeros(params.backend as unknown as WasmBackendLike, p.outShape);
   if (!(p.batchA === p.batchB || p.batchA === 1 || p.batchB === 1)) return original.kernelFunc(params);
   const copied = (p.transposeA ? p.batchA * p.m * p.k : 0) + (p.transposeB ? p.batchB * p.k * p.n : 0);
   if (copied > 0) {
@@ -427,11 +428,18 @@ function fusedMatMul(original: tf.KernelConfig, params: KernelParams): tf.Tensor
   }
   // The wasm kernel reads rank-3 operands, a rank-1 bias of n values and
   // XNNPACK's batch rules; and its own loop (any flag, a batch) is wrong.
-  const kernelCan = a.shape.length === 3 && b.shape.length === 3 && p.batchB === 1 && activation !== 'prelu' &&
+  const kernelCan = a.shape.length === 3 && b.shape.length === 3 && p.batchB === 1 && activation !== 'prelu' && p.k > 0 &&
       (bias == null || (bias.shape.length === 1 && bias.shape[0] === p.n && bias.dtype === 'float32'));
   if (!kernelCan) return unfused(params, p);
   if (!p.transposeA && !p.transposeB && p.batchA <= 1) return original.kernelFunc(params);
   return viaXnnpack(original, params, p);
+}
+
+/** A float32 tensor of zeros. (The wasm product leaves its output uninitialised when k is 0.) */
+function zeros(backend: WasmBackendLike, shape: number[]): tf.TensorInfo {
+  const out = backend.makeOutput(shape, 'float32');
+  if (tf.util.sizeFromShape(shape) > 0) backend.typedArrayFromHeap(out).fill(0);
+  return out;
 }
 
 /** The error of tfjs-core's `fused.matMul` op for operands that cannot be multiplied. */
@@ -618,6 +626,12 @@ function unfused(params: KernelParams, p: Product): tf.TensorInfo {
   };
   stats.unfused++;
   let out = run(tf.BatchMatMul, {a: p.a, b: p.b}, {transposeA: p.transposeA, transposeB: p.transposeB});
+  const finalShape = inputs.bias == null ? out.shape : tf.broadcast_util.assertAndGetBroadcastShape(out.shape, inputs.bias.shape);
+  if (tf.util.sizeFromShape(finalShape) === 0) {
+    // No values: the bias and activation kernels have nothing to do (the wasm Prelu kernel traps on them).
+    (backend as WasmBackend).disposeData(out.dataId);
+    return (backend as WasmBackend).makeOutput(finalShape, 'float32');
+  }
   const then = (kernelName: string, kernelInputs: tf.NamedTensorInfoMap, kernelAttrs?: tf.NamedAttrMap) => {
     let next: tf.TensorInfo;
     try {
@@ -671,8 +685,7 @@ function gather(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|
   const backend = params.backend as Partial<WasmBackend>;
   const {x, indices} = inputs;
   if (x == null || indices == null || (attrs?.batchDims ?? 0) !== 0 || indices.dtype !== 'int32' ||
-      !HEAP_DTYPES.includes(x.dtype) || backend.makeOutput == null || backend.typedArrayFromHeap == null ||
-      tf.util.sizeFromShape(x.shape) === 0) {
+      !HEAP_DTYPES.includes(x.dtype) || backend.makeOutput == null || backend.typedArrayFromHeap == null) {
     return original.kernelFunc(params);
   }
   // Anything invalid (an axis out of range, an index outside [0, dim - 1])
@@ -686,6 +699,12 @@ function gather(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|
   const idx = backend.typedArrayFromHeap(indices).slice();
   for (const i of idx) {
     if (!(i >= 0 && i <= dim - 1)) return original.kernelFunc(params);
+  }
+  if (tf.util.sizeFromShape(x.shape) === 0) {
+    // Nothing to copy. (The wasm kernel returns its flattened 4-D shape here instead of the gather's.)
+    const shape = tf.backend_util.segment_util.collectGatherOpShapeInfo(x as tf.Tensor, indices as tf.Tensor, axis, 0).outputShape;
+    stats.copied++;
+    return backend.makeOutput(shape, x.dtype);
   }
   const outer = tf.util.sizeFromShape(x.shape.slice(0, axis));
   const inner = tf.util.sizeFromShape(x.shape.slice(axis + 1));
@@ -740,6 +759,13 @@ function slice(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|t
   if (tf.util.sizeFromShape(size) === 0) return out;
   const from = backend.typedArrayFromHeap(x);
   const to = backend.typedArrayFromHeap(out);
+  if (rank === 0) {
+    // A scalar's slice is the scalar. (tfjs's computeFlatOffset gives 1 for no axes: the wasm and cpu
+    // kernels read the element after it.)
+    to[0] = from[0];
+    stats.copied++;
+    return out;
+  }
   const strides = tf.util.computeStrides(x.shape);
   if (tf.slice_util.isSliceContinous(x.shape, begin, size)) {
     const start = tf.slice_util.computeFlatOffset(begin, strides);
@@ -748,10 +774,10 @@ function slice(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|t
     return out;
   }
   // Copy runs along the last axis; `index` walks the slice's other axes like an odometer.
-  const run = rank === 0 ? 1 : size[rank - 1];
+  const run = size[rank - 1];
   const index = new Array<number>(Math.max(rank - 1, 0)).fill(0);
   for (let o = 0; o < to.length; o += run) {
-    let start = rank === 0 ? 0 : begin[rank - 1];
+    let start = begin[rank - 1];
     for (let d = 0; d < rank - 1; d++) start += (begin[d] + index[d]) * strides[d];
     to.set(from.subarray(start, start + run), o);
     for (let d = rank - 2; d >= 0; d--) {
@@ -804,6 +830,12 @@ function transpose(original: tf.KernelConfig, params: KernelParams): tf.TensorIn
   const perm = params.attrs?.perm as number[]|undefined;
   const backend = params.backend as unknown as WasmBackendLike;
   const simd = simdKernelsFor(backend);
+  if (x != null && perm != null && HEAP_DTYPES.includes(x.dtype) && tf.util.sizeFromShape(x.shape) === 0 &&
+      isPermutation(perm, x.shape.length)) {
+    // Nothing to move. (The wasm kernel traps, 'divide by zero', on a 0-sized axis.)
+    stats.copied++;
+    return backend.makeOutput(perm.map((p) => x.shape[p]), x.dtype);
+  }
   if (simd == null || x == null || perm == null || (x.dtype !== 'float32' && x.dtype !== 'int32') ||
       !swapsLastTwoAxes(perm, x.shape.length)) {
     return original.kernelFunc(params);
@@ -823,6 +855,17 @@ function transpose(original: tf.KernelConfig, params: KernelParams): tf.TensorIn
   }
   stats.simd++;
   return out;
+}
+
+/** Whether `perm` lists each of 0, …, rank − 1 once. */
+function isPermutation(perm: number[], rank: number): boolean {
+  if (!Array.isArray(perm) || perm.length !== rank) return false;
+  const seen = new Set<number>();
+  for (const p of perm) {
+    if (!Number.isInteger(p) || p < 0 || p >= rank || seen.has(p)) return false;
+    seen.add(p);
+  }
+  return true;
 }
 
 function swapsLastTwoAxes(perm: number[], rank: number): boolean {
@@ -847,7 +890,7 @@ function sum(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|tf.
   const attrs = params.attrs ?? {};
   const backend = params.backend as unknown as WasmBackendLike;
   const simd = simdKernelsFor(backend);
-  if (simd == null || x == null || x.dtype !== 'float32' || x.shape.length < 2) return original.kernelFunc(params);
+  if (simd == null || x == null || (x.dtype !== 'float32' && x.dtype !== 'int32')) return original.kernelFunc(params);
   const axisParam = attrs.axis as number|number[];
   const listed = Array.isArray(axisParam) ? axisParam : [axisParam];
   // Axes out of range or not integers: the wasm kernel throws tfjs's error. Repeated axes: its result.
@@ -857,7 +900,19 @@ function sum(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|tf.
   const parsed = tf.util.parseAxisParam(axisParam, x.shape);
   const axes = [...new Set(parsed)].sort((p, q) => p - q);
   const reduced = axes.length;
-  if (reduced !== parsed.length || reduced === 0 || reduced === x.shape.length || axes.some((a, i) => a !== i)) {
+  if (reduced !== parsed.length) return original.kernelFunc(params);
+  if (tf.util.sizeFromShape(x.shape) === 0) {
+    // Sums of no elements are 0. (The wasm kernel leaves its output uninitialised here, or traps
+    // transposing a 0-sized axis.)
+    const [kept] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes);
+    const out = backend.makeOutput(attrs.keepDims === true ? tf.backend_util.expandShapeToKeepDim(kept, axes) : kept,
+                                   x.dtype);
+    backend.typedArrayFromHeap(out).fill(0);
+    stats.simd++;
+    return out;
+  }
+  if (x.dtype !== 'float32' || x.shape.length < 2 || reduced === 0 || reduced === x.shape.length ||
+      axes.some((a, i) => a !== i)) {
     return original.kernelFunc(params);
   }
   const rows = tf.util.sizeFromShape(x.shape.slice(0, reduced));
