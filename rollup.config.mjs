@@ -5,7 +5,8 @@ import typescript from '@rollup/plugin-typescript';
 import terser from '@rollup/plugin-terser';
 import {dts} from 'rollup-plugin-dts';
 
-const external = (id) => id.startsWith('@tensorflow/');
+// Node's built-ins appear only in type imports (src/io); listing them keeps rollup from warning.
+const external = (id) => id.startsWith('@tensorflow/') || ['fs', 'path', 'crypto', 'os'].includes(id);
 const globals = {
   '@tensorflow/tfjs-core': 'tf',
   '@tensorflow/tfjs-layers': 'tf',
