@@ -19,8 +19,6 @@ export const HALF_LOG_TWO_PI = 0.5 * Math.log(2 * Math.PI);
  */
 export const SCALE_FLOOR = 1e-5;
 
-/** √½: `½ a² = (a·√½)²`, and `a·√½` overflows float32 only where `½ a²` does. */
-const SQRT_HALF = Math.SQRT1_2;
 /** The smallest normal float32 (2⁻¹²⁶); below it a float32 keeps fewer than 24 significant bits. */
 const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
 /** The largest finite float32. */
@@ -46,17 +44,58 @@ export function mulByPositiveConstant(t: tf.Tensor, c: number): tf.Tensor {
   });
 }
 
+/** Broadcasts two tensors to their common shape (gradients summed back by tf.broadcastTo). */
+export function broadcastPair(a: tf.Tensor, b: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+  const same = (t: tf.Tensor): boolean => t.rank === shape.length && t.shape.every((d, i) => d === shape[i]);
+  return [same(a) ? a : tf.broadcastTo(a, shape), same(b) ? b : tf.broadcastTo(b, shape)];
+}
+
 /**
- * `(x − loc)·√½ / scale`, so that its square is `½((x − loc)/scale)²`: the √½
- * is applied before the division so the square overflows only where the true
- * half-square does (squaring `(x − loc)/scale` first overflows from 1.8·10¹⁹,
- * halving afterwards cannot bring it back). A number `scale` is applied as
- * one double-precision factor (see {@link mulByPositiveConstant}).
+ * `½z²` as `z·(½z)`: the product overflows only where ½z² does (`z²` alone
+ * overflows from |z| = 1.8·10¹⁹), and autodiff adds two halves `½z` for the
+ * gradient, where `d(z²)/dz = 2z` would overflow from |z| = 1.7·10³⁸ while
+ * the true gradient z is finite.
  */
-function halfScaledResidual(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.Tensor|number): tf.Tensor {
+export function halfSquare(z: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(z, tf.mul(z, 0.5)));
+}
+
+/**
+ * `a / b` with the gradients `dy/b` and `−(dy·(a/b))/b`. tfjs's Div gradient
+ * forms `a/b²` for the divisor, which is `0/0 = NaN` once b² underflows
+ * (b below 10⁻²³, at a = 0) and 0 once it overflows (b = 10³⁰: the true
+ * `−a/b²` may still be a normal number, e.g. 10⁻³⁰).
+ */
+const safeDivSameShape = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  const value = tf.div(a, b);
+  save([b, value]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sb, sValue] = saved;
+      return [tf.div(dy, sb), tf.neg(tf.div(tf.mul(dy, sValue), sb))];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/** `a / b`, broadcasting, with the gradients of `safeDivSameShape`. */
+export function safeDiv(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const d = tf.sub(x, loc);
-    return typeof scale === 'number' ? mulByPositiveConstant(d, SQRT_HALF / scale) : tf.div(tf.mul(d, SQRT_HALF), scale);
+    const [sa, sb] = broadcastPair(a, b);
+    return safeDivSameShape(sa, sb);
+  });
+}
+
+/**
+ * `(x − loc)/scale`; a number `scale` is applied as the double-precision
+ * factor `1/scale` (see {@link mulByPositiveConstant}), a tensor one through
+ * {@link safeDiv}.
+ */
+function scaledResidual(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.Tensor|number): tf.Tensor {
+  return tf.tidy(() => {
+    const d = loc === 0 ? x : tf.sub(x, loc);
+    return typeof scale === 'number' ? mulByPositiveConstant(d, 1 / scale) : safeDiv(d, scale);
   });
 }
 
@@ -66,8 +105,8 @@ function halfScaledResidual(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.Tenso
  */
 export function normalLogProb(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.Tensor|number): tf.Tensor {
   return tf.tidy(() => {
-    // −½z² as −(z·√½)²: finite wherever the true value is (see halfScaledResidual).
-    const halfZ2 = tf.square(halfScaledResidual(x, loc, scale));
+    // ½z² as z·(½z): finite wherever the true value is, and so is its gradient (see halfSquare).
+    const halfZ2 = halfSquare(scaledResidual(x, loc, scale));
     // A number scale: its log in double precision (exact for scales float32 cannot hold).
     const logScale = typeof scale === 'number' ? Math.log(scale) : tf.log(scale);
     return tf.sub(tf.sub(tf.neg(halfZ2), logScale), HALF_LOG_TWO_PI);
@@ -87,8 +126,8 @@ export function normalLogProb(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.Ten
  * recomputing `(w − loc)/scale`.
  */
 export function normalLogProbOfNoise(eps: tf.Tensor, scale: tf.Tensor): tf.Tensor {
-  // −½eps² as −(eps·√½)²: overflows only where the true value does.
-  return tf.tidy(() => tf.sub(tf.sub(tf.neg(tf.square(tf.mul(eps, SQRT_HALF))), tf.log(scale)), HALF_LOG_TWO_PI));
+  // ½eps² as eps·(½eps): overflows only where the true value does, and so does its gradient (see halfSquare).
+  return tf.tidy(() => tf.sub(tf.sub(tf.neg(halfSquare(eps)), tf.log(scale)), HALF_LOG_TWO_PI));
 }
 
 /**
@@ -96,29 +135,29 @@ export function normalLogProbOfNoise(eps: tf.Tensor, scale: tf.Tensor): tf.Tenso
  *
  *     log(scaleP/scaleQ) + (scaleQ² + (locQ − locP)²) / (2 scaleP²) − ½.
  *
- * Computed as `(r√½)² + (d√½)² − ½ − log r` with `r = scaleQ/scaleP` and
+ * Computed as `½r² + ½d² − ½ − log r` with `r = scaleQ/scaleP` and
  * `d = (locQ − locP)/scaleP`, so no square of a large scale is formed before
- * the ratio, and a square overflows only where the KL does. `log r` is
- * `log(r)` while r is a normal float32, and `log scaleQ − log scaleP`
- * otherwise: a ratio that underflows (scaleQ = 10⁻⁵, scaleP = 10³⁸) would
- * lose its digits or become 0 (`−log 0 = ∞`, gradient `1/r` = ∞ where the
- * true `−1/scaleQ` is −10⁵), and one that overflows would give `∞ − ∞`.
+ * the ratio; each half-square is `z·(½z)`, finite (with its gradient)
+ * wherever the true one is (see {@link halfSquare}), and a tensor scaleP
+ * divides through {@link safeDiv}. `log r` is `log(r)` while r is a normal
+ * float32, and `log scaleQ − log scaleP` otherwise: a ratio that underflows
+ * (scaleQ = 10⁻⁵, scaleP = 10³⁸) would lose its digits or become 0
+ * (`−log 0 = ∞`, gradient `1/r` = ∞ where the true `−1/scaleQ` is −10⁵).
  */
 export function normalKL(
     locQ: tf.Tensor, scaleQ: tf.Tensor, locP: tf.Tensor|number, scaleP: tf.Tensor|number): tf.Tensor {
   return tf.tidy(() => {
-    const rHalf = halfScaledResidual(scaleQ, 0, scaleP);  // r·√½
-    const dHalf = halfScaledResidual(locQ, locP, scaleP);  // d·√½
+    const r = scaledResidual(scaleQ, 0, scaleP);
+    const d = scaledResidual(locQ, locP, scaleP);
     const logScaleP = typeof scaleP === 'number' ? Math.log(scaleP) : tf.log(scaleP);
     // Both branches have finite gradients everywhere (the clip keeps log's argument
     // positive and finite): tf.where multiplies the unused branch's gradient by 0,
-    // and 0·∞ is NaN. An r·√½ of ∞ keeps the first branch: log r is then
-    // 88.7 instead of its true value, but the KL is +∞ either way.
+    // and 0·∞ is NaN. An r of ∞ keeps the first branch: log r is then 88.7
+    // instead of its true value, but the KL is +∞ either way.
     const logRatio = tf.where(
-        tf.greaterEqual(rHalf, FLOAT32_MIN_NORMAL),
-        tf.sub(tf.log(tf.clipByValue(rHalf, FLOAT32_MIN_NORMAL, FLOAT32_MAX)), Math.log(SQRT_HALF)),
+        tf.greaterEqual(r, FLOAT32_MIN_NORMAL), tf.log(tf.clipByValue(r, FLOAT32_MIN_NORMAL, FLOAT32_MAX)),
         tf.sub(tf.log(scaleQ), logScaleP));
-    return tf.sub(tf.add(tf.sub(tf.square(rHalf), 0.5), tf.square(dHalf)), logRatio);
+    return tf.sub(tf.add(tf.sub(halfSquare(r), 0.5), halfSquare(d)), logRatio);
   });
 }
 
@@ -145,4 +184,94 @@ export function inverseSoftplusScale(scale: number): number {
   }
   const s = scale - SCALE_FLOOR;
   return s > 20 ? s + Math.log1p(-Math.exp(-s)) : Math.log(Math.expm1(s));
+}
+
+/** `tf.customGrad` for a function of two tensors (its typing wants a variadic function). */
+function customGrad2(
+    f: (a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {value: tf.Tensor, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[]}):
+    (a: tf.Tensor, b: tf.Tensor) => tf.Tensor {
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+}
+
+/** `½(e^v − 1 − v)` below |v| = 0.1: its Taylor series to v⁷ (truncation below 10⁻¹⁰ relative). */
+function halfExpm1MinusXSeries(v: tf.Tensor): tf.Tensor {
+  let p: tf.Tensor = tf.scalar(1 / 5040);
+  for (const c of [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2]) p = tf.add(tf.mul(p, v), c);
+  return tf.mul(tf.mul(tf.square(v), p), 0.5);
+}
+
+/**
+ * `½(e^v − 1 − v)` with gradient `½(e^v − 1)`, both accurate over all of
+ * float32: the naive form cancels to nothing near v = 0 (the value is ≈ v²/4
+ * while `e^v` is rounded to 2⁻²⁴), so |v| < 0.1 uses the Taylor series and
+ * 0.1 ≤ |v| ≤ 88 `½(expm1(v) − v)`; above 88 `e^{v − log 2} − ½(1 + v)`, since
+ * `e^v` alone overflows from 88.7 while `½e^v` lasts to 89.4.
+ */
+const halfExpm1MinusX = tf.customGrad(((v: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([v]);
+  const mid = tf.mul(0.5, tf.sub(tf.expm1(v), v));
+  const large = tf.sub(tf.exp(tf.sub(v, Math.LN2)), tf.mul(0.5, tf.add(v, 1)));
+  const value = tf.where(tf.less(tf.abs(v), 0.1), halfExpm1MinusXSeries(v), tf.where(tf.lessEqual(v, 88), mid, large));
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sv] = saved;
+      const g = tf.where(tf.lessEqual(sv, 88), tf.mul(0.5, tf.expm1(sv)), tf.sub(tf.exp(tf.sub(sv, Math.LN2)), 0.5));
+      return [tf.mul(dy, g)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (v: tf.Tensor) => tf.Tensor;
+
+/**
+ * `KL(N(mu, e^logVar) ‖ N(0, 1))`, element-wise,
+ *
+ *     kl = ½(e^logVar − 1 − logVar) + ½mu²,
+ *
+ * finite and accurate wherever the true value fits in float32: `½mu²` as
+ * `mu·(½mu)` (mu² alone overflows from 1.8·10¹⁹; see {@link halfSquare}), and `½(e^v − 1 − v)` by a
+ * custom gradient that is exact near v = 0 (series), uses expm1 in the middle
+ * and `e^{v − log 2}` above v = 88 (see `halfExpm1MinusX`). +∞ (never NaN)
+ * where the true value overflows, e.g. logVar = 1000.
+ * A drop-in body for the KL layer's `gaussianKLElementwise`.
+ */
+export function standardNormalKL(mu: tf.Tensor, logVar: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.add(halfExpm1MinusX(logVar), halfSquare(mu)));
+}
+
+/** Up to here `e^{v/2}` is a normal float32 (at most e⁸⁵ ≈ 8·10³⁶). */
+const DIRECT_HALF_LOG_VARIANCE_LIMIT = 170;
+
+/**
+ * `e^{v/2}·eps` with gradients `∂/∂v = ½·e^{v/2}·eps`, `∂/∂eps = e^{v/2}`.
+ * For v ≤ 170 the direct product; beyond, `±exp(v/2 + log|eps|)`:
+ * `e^{v/2}` alone is ∞ from v = 177.4, and `∞·0` a NaN at eps = 0, while the
+ * true product is 0 there (and e.g. 1.2·10⁹ for v = 180, eps = 10⁻³⁰).
+ */
+const expHalfTimes = customGrad2((v: tf.Tensor, eps: tf.Tensor, save: tf.GradSaveFunc) => {
+  const direct = tf.mul(tf.exp(tf.mul(0.5, v)), eps);
+  const magnitude = tf.exp(tf.add(tf.mul(0.5, v), tf.log(tf.abs(eps))));
+  // The sign by comparison: the wasm backend's Sign kernel returns 0 for |eps| below about 1e-7.
+  const logSpace = tf.where(tf.less(eps, 0), tf.neg(magnitude), magnitude);
+  const value = tf.where(tf.lessEqual(v, DIRECT_HALF_LOG_VARIANCE_LIMIT), direct, logSpace);
+  save([v, value]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sv, sValue] = saved;
+      return [tf.mul(dy, tf.mul(0.5, sValue)), tf.mul(dy, tf.exp(tf.mul(0.5, sv)))];
+    },
+  };
+});
+
+/**
+ * The reparameterized sample `mu + e^{logVar/2}·eps`, finite wherever the
+ * true value is (see `expHalfTimes`): at logVar = 1000 and eps = 0 it is mu
+ * (the naive product is `∞·0 = NaN`), with `∂/∂logVar = 0`; +∞ where the
+ * sample truly overflows. A drop-in body for `reparameterizeWithNoise`.
+ */
+export function sampleFromLogVariance(mu: tf.Tensor, logVar: tf.Tensor, eps: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const [v, e] = broadcastPair(logVar, eps);
+    return tf.add(mu, expHalfTimes(v, e));
+  });
 }

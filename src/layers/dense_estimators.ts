@@ -48,12 +48,43 @@ export interface FlipoutNoise {
   outputSigns: tf.Tensor;
 }
 
+/** `tf.customGrad` for a function of one tensor (its typing wants a variadic function). */
+function customGrad1(
+    f: (x: tf.Tensor, save: tf.GradSaveFunc) => {value: tf.Tensor, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[]}):
+    (x: tf.Tensor) => tf.Tensor {
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+}
+
 /**
- * Keeps `sqrt(v)` differentiable where the pre-activation variance is 0 (an
- * all-zero input row with a deterministic bias): `d sqrt(v)/dv` would be ∞
- * there and `∞ · 0` a NaN. Its square root, 10⁻¹⁰, is far below any σ ≥ 10⁻⁵.
+ * `sqrt(v)` for v ≥ 0 whose gradient is `dy/(2√v)` where v > 0 and 0 at
+ * v = 0 (a pre-activation variance of 0: an all-zero input row with a
+ * deterministic bias), where autodiff would give `∞ · 0 = NaN`. The standard
+ * deviation `sqrt(Σ x²σ²)` has derivative 0 in σ there, and 0 is the
+ * symmetric subgradient of |x|·σ in x.
  */
-const VARIANCE_FLOOR = 1e-20;
+const safeSqrt = customGrad1((v: tf.Tensor, save: tf.GradSaveFunc) => {
+  const value = tf.sqrt(v);
+  save([value]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [root] = saved;
+      const positive = tf.greater(root, 0);
+      return [tf.where(positive, tf.div(dy, tf.mul(2, tf.where(positive, root, tf.onesLike(root)))), tf.zerosLike(dy))];
+    },
+  };
+});
+
+/**
+ * Each column's largest entry of a positive `[rows, out]` tensor, `[1, out]`
+ * (1 for an all-zero column), with a zero gradient: a rescaling factor the
+ * result does not depend on (see `denseLocalReparameterization`).
+ */
+const columnScale = customGrad1((t: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([t]);
+  const m = tf.max(t, 0, true);
+  return {value: tf.where(tf.greater(m, 0), m, tf.onesLike(m)), gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => [tf.zerosLike(saved[0])]};
+});
 
 function needBiasNoise(where: string, eps: tf.Tensor|null|undefined): tf.Tensor {
   if (eps == null) {
@@ -100,7 +131,9 @@ export function denseReparameterization(x: tf.Tensor, q: DensePosterior, noise: 
  *
  *     m = x μ + μ_b,   v = x² σ² + σ_b²,   y = m + √v ⊙ ζ,   ζ ~ N(0, I) [batch, out]
  *
- * (`x²`, `σ²` element-wise). Each example gets its own weights in effect, so
+ * (`x²`, `σ²` element-wise; computed as `s·√(x²(σ/s)² + (σ_b/s)²)` with s
+ * each column's largest scale, so σ² cannot overflow, and with a square
+ * root whose gradient is 0, not NaN, at v = 0). Each example gets its own weights in effect, so
  * the gradient's variance falls like 1/batch; it costs a second matrix
  * product. The bias variance enters per example as well.
  */
@@ -108,9 +141,14 @@ export function denseLocalReparameterization(
     x: tf.Tensor, q: DensePosterior, noise: LocalReparameterizationNoise): tf.Tensor {
   return tf.tidy(() => {
     const mean = denseMean(x, q);
-    let variance = tf.matMul(tf.square(x), tf.square(q.kernelScale));
-    if (q.biasLoc !== null && q.biasScale !== null) variance = tf.add(variance, tf.square(q.biasScale));
-    return tf.add(mean, tf.mul(tf.sqrt(tf.add(variance, VARIANCE_FLOOR)), noise.output));
+    const bayesianBias = q.biasLoc !== null && q.biasScale !== null;
+    // Each output column's scales are divided by their largest, s_j (a constant to autodiff: the standard
+    // deviation s·sqrt(Σ x²(σ/s)² + (σ_b/s)²) does not depend on it), so σ² never overflows float32 in
+    // the product: with σ = 1e20 on an all-zero input row, x²·σ² would be 0·∞ = NaN.
+    const s = columnScale(bayesianBias ? tf.concat([q.kernelScale, tf.reshape(q.biasScale as tf.Tensor, [1, -1])], 0) : q.kernelScale);
+    let variance = tf.matMul(tf.square(x), tf.square(tf.div(q.kernelScale, s)));
+    if (bayesianBias) variance = tf.add(variance, tf.square(tf.div(tf.reshape(q.biasScale as tf.Tensor, [1, -1]), s)));
+    return tf.add(mean, tf.mul(tf.mul(safeSqrt(variance), s), noise.output));
   });
 }
 

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import {mulByPositiveConstant} from '../distributions/normal';
+import {broadcastPair, halfSquare, mulByPositiveConstant} from '../distributions/normal';
 
 /**
  * Smallest probability the probability-space losses feed to `log`.
@@ -20,13 +20,6 @@ import {mulByPositiveConstant} from '../distributions/normal';
 export const PROBABILITY_EPSILON = 1e-7;
 
 const LOG_2PI = Math.log(2 * Math.PI);
-
-/** Broadcasts two tensors to their common shape (gradients summed back by tf.broadcastTo). */
-function broadcastPair(a: tf.Tensor, b: tf.Tensor): [tf.Tensor, tf.Tensor] {
-  const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-  const same = (t: tf.Tensor): boolean => t.rank === shape.length && t.shape.every((d, i) => d === shape[i]);
-  return [same(a) ? a : tf.broadcastTo(a, shape), same(b) ? b : tf.broadcastTo(b, shape)];
-}
 
 /**
  * A loss for `model.compile`: `(yTrue, yPred) → [batch]`, plus
@@ -149,16 +142,17 @@ export function bernoulliNLLFromProbs(x: tf.Tensor, probs: tf.Tensor): tf.Tensor
  *
  *     nll = ½·((x − μ)/σ)² + log σ + ½·log 2π
  *
- * The half-square is `((x − μ)·(√½/σ))²`, the factor `√½/σ` taken in double
- * precision (and applied in float32-sized pieces for a σ outside float32's
- * range, where rounding it alone gives ∞ or 0; see `mulByPositiveConstant`):
- * squaring before halving would overflow from |x − μ|/σ = 1.8·10¹⁹, where
- * the loss still fits in float32.
+ * With z = (x − μ)·(1/σ), the factor `1/σ` taken in double precision (and
+ * applied in float32-sized pieces for a σ outside float32's range, where
+ * rounding it alone gives ∞ or 0; see `mulByPositiveConstant`), the
+ * half-square is `z·(½z)` (see `halfSquare`): squaring before halving would
+ * overflow from |z| = 1.8·10¹⁹, where the loss still fits in float32, and
+ * the gradient `z/σ` is then formed without an overflowing `2z`.
  */
 export function gaussianNLLFixedScale(x: tf.Tensor, mean: tf.Tensor, scale = 1): tf.Tensor {
   checkScale('gaussianNLLFixedScale', scale);
   const constant = Math.log(scale) + 0.5 * LOG_2PI;  // in double precision, added once
-  return tf.tidy(() => tf.add(tf.square(mulByPositiveConstant(tf.sub(x, mean), Math.SQRT1_2 / scale)), constant));
+  return tf.tidy(() => tf.add(halfSquare(mulByPositiveConstant(tf.sub(x, mean), 1 / scale)), constant));
 }
 
 /**
@@ -193,13 +187,15 @@ function halfSquareExpNeg(d: tf.Tensor, v: tf.Tensor): tf.Tensor {
  * `d·e^{−v}`, element-wise (the derivative of {@link halfSquareExpNeg} in d):
  * `(d·e^{−v/2})·e^{−v/2}` for |v| ≤ 170 (for v ≤ 0 the partial product is
  * at most the result, for v > 0 at most d, so nothing overflows early), else
- * `sign(d)·exp(log|d| − v)`, which is 0, not `0·∞`, at d = 0.
+ * `±exp(log|d| − v)` with d's sign, which is 0, not `0·∞`, at d = 0.
  */
 function residualTimesExpNeg(d: tf.Tensor, v: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const e = tf.exp(tf.mul(-0.5, v));
     const direct = tf.mul(tf.mul(d, e), e);
-    const logSpace = tf.mul(tf.sign(d), tf.exp(tf.sub(tf.log(tf.abs(d)), v)));
+    const magnitude = tf.exp(tf.sub(tf.log(tf.abs(d)), v));
+    // The sign by comparison: the wasm backend's Sign kernel returns 0 for |d| below about 1e-7.
+    const logSpace = tf.where(tf.less(d, 0), tf.neg(magnitude), magnitude);
     return tf.where(tf.lessEqual(tf.abs(v), DIRECT_LOG_VARIANCE_LIMIT), direct, logSpace);
   });
 }

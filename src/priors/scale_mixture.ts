@@ -65,7 +65,8 @@ export class ScaleMixturePrior extends Prior {
    * once both underflow (|w| ≳ 10¹⁹ σ_w, where the true value is −∞); here
    * the difference is bounded above by its constant and tends to −∞, where
    * softplus is 0, so the result is `a_wide` — finite while the true value
-   * is, −∞ (never NaN) beyond — and the gradient is finite everywhere.
+   * is, −∞ (never NaN) beyond — and the gradient is finite everywhere (w is
+   * clipped inside the difference where softplus has reached 0).
    */
   override logProb(w: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
@@ -77,7 +78,12 @@ export class ScaleMixturePrior extends Prior {
       const offset = logPiN - logPiW + Math.log(sW) - Math.log(sN);
       // √(½(1/σ_n² − 1/σ_w²)) = √(½(1 − (σ_n/σ_w)²))/σ_n, in double (expm1: exact for σ_n ≈ σ_w).
       const root = Math.sqrt(-0.5 * Math.expm1(2 * (Math.log(sN) - Math.log(sW)))) / sN;
-      const diff = root > 0 ? tf.sub(offset, tf.square(mulByPositiveConstant(w, root))) : tf.fill(w.shape, offset);
+      // |w| beyond `bound` puts the difference below −200, where softplus is 0 in float32 (e^−200): clipping w
+      // there changes no value, and keeps (w·root)² and its gradient finite (else σ(−∞)·∞ = NaN at |w| = 3e38).
+      const bound = Math.sqrt(Math.max(offset + 200, 1)) / root;
+      const diff = root > 0 ?
+          tf.sub(offset, tf.square(mulByPositiveConstant(tf.clipByValue(w, -bound, bound), root))) :
+          tf.fill(w.shape, offset);
       return tf.add(wide, tf.softplus(diff));
     });
   }
