@@ -19,7 +19,7 @@ import {NODE_BACKENDS, useBackend} from './helpers/backends';
 import {values} from './helpers/values';
 
 const RTOL = 1e-4;
-const WRAPPED = [tf.BatchMatMul, tf._FusedMatMul, tf.GatherV2, tf.Slice, tf.Transpose, tf.Sum, tf.Softplus];
+const WRAPPED = [tf.BatchMatMul, tf._FusedMatMul, tf.GatherV2, tf.Slice, tf.Transpose, tf.Sum, tf.Softplus, tf.Identity, tf.Cast];
 
 function tensor(shape: number[], seed: number): tf.Tensor {
   return tf.tensor(values(tf.util.sizeFromShape(shape), seed), shape);
@@ -354,5 +354,131 @@ describe('switching fast matMul', () => {
     tf.dispose(tf.matMul(a, b, true, false));
     expect(getFastWasmKernelsStats().transposed).toBe(before + 1);
     tf.dispose([a, b]);
+  });
+});
+
+/**
+ * Regression tests of the conformance faults (each failed before the fix):
+ * the fast kernels validate what tfjs's kernels and ops validate, throw
+ * tfjs's errors, and never read outside their operands.
+ */
+describe('fast kernels validate as tfjs does (wasm)', () => {
+  const INNER_3_4 = 'Error in matMul: inner shapes (3) and (4) of Tensors with shapes 2,3 and 4,2 and ' +
+      'transposeA=false and transposeB=false must match.';
+  beforeAll(async () => {
+    await useBackend('wasm');
+    enableFastWasmKernels();
+  });
+  afterAll(() => enableFastWasmKernels());
+
+  /** The error `fn` throws (class and message), or null. */
+  function errorOf(fn: () => unknown): string|null {
+    try {
+      tf.dispose(tf.tidy(fn as () => tf.Tensor));
+      return null;
+    } catch (e) {
+      return `${(e as Error).constructor.name}: ${(e as Error).message}`;
+    }
+  }
+
+  it('matMul with inner dimensions 3 and 4 throws tfjs\'s error (it returned [0, 8, -3, 20])', () => {
+    const fn = () => tf.matMul(tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]), tf.tensor2d([0, 1, -3, 2, 2, 1, 2, 2], [4, 2]));
+    expect(errorOf(fn)).toBe(`Error: ${INNER_3_4}`);
+    disableFastWasmKernels();
+    expect(errorOf(fn)).toBe(`Error: ${INNER_3_4}`);
+    enableFastWasmKernels();
+  });
+
+  it('matMul of [1, 64] by [2, 1] throws instead of reading the tensor after b (it returned 48003)', () => {
+    const a = tf.ones([1, 64]);
+    const b = tf.tensor2d([1, 2], [2, 1]);
+    const after = tf.fill([1024], 1000);
+    expect(errorOf(() => tf.matMul(a, b))).toMatch(/inner shapes \(64\) and \(2\)/);
+    expect(errorOf(() => tf.matMul(a, b, false, true))).toMatch(/inner shapes \(64\) and \(1\)/);
+    tf.dispose([a, b, after]);
+  });
+
+  it('every flag combination with mismatched inner dimensions throws (the specs "A x B^t shapes do not match" and others)', () => {
+    for (const [ta, tb, shapeB] of [[false, true, [3, 2]], [true, false, [3, 2]], [true, true, [2, 3]]] as const) {
+      expect(errorOf(() => tf.matMul(tf.zeros([2, 3]), tf.zeros([...shapeB]), ta, tb))).toMatch(
+          /^Error: Error in matMul: inner shapes \([23]\) and \([23]\)/);
+    }
+    expect(errorOf(() => tf.matMul(tf.zeros([2, 3, 2]), tf.zeros([4, 2])))).toMatch(/inner shapes \(2\) and \(4\)/);
+    expect(errorOf(() => tf.matMul(tf.zeros([2, 4, 3]), tf.zeros([3, 3, 2])))).toBe(
+        'Error: Operands could not be broadcast together with shapes 2 and 3.');
+  });
+
+  it('runKernel(_FusedMatMul) with mismatched shapes throws the fused op\'s errors (it returned a result)', () => {
+    const run = (a: tf.Tensor, b: tf.Tensor, extra: tf.NamedTensorMap = {}, activation = 'linear') =>
+        () => tf.engine().runKernel(tf._FusedMatMul, {a, b, ...extra}, {transposeA: false, transposeB: false, activation});
+    const a = tf.ones([1, 2, 3]);
+    expect(errorOf(run(a, tf.ones([1, 4, 2])))).toBe(
+        'Error: Error in fused matMul: inner shapes (3) and (4) of Tensors with shapes 1,2,3 and 1,4,2 and ' +
+        'transposeA=false and transposeB=false must match.');
+    expect(errorOf(run(tf.ones([2, 2, 3]), tf.ones([3, 3, 2])))).toBe(
+        'Error: Operands could not be broadcast together with shapes 2 and 3.');
+    // A bias of 3 values for 2 columns: the wasm kernel read bias[0..1] of it and past it.
+    expect(errorOf(run(a, tf.ones([1, 3, 2]), {bias: tf.ones([3])}))).toBe(
+        'Error: Operands could not be broadcast together with shapes 1,2,2 and 3.');
+    expect(errorOf(run(a, tf.ones([1, 3, 2]), {}, 'prelu'))).toMatch(/'prelu' needs the input preluActivationWeights/);
+    // An activation the wasm kernel does not know: its own error.
+    expect(errorOf(run(a, tf.ones([1, 3, 2]), {}, 'swish'))).toMatch(/swish activation not yet supported/);
+    a.dispose();
+  });
+
+  it('runKernel(_FusedMatMul) leakyrelu without an alpha uses 0, as the wasm kernel does', () => {
+    const out = tf.engine().runKernel(tf._FusedMatMul, {a: tf.tensor3d([[[-1, 2]]]), b: tf.tensor3d([[[1], [-2]]])},
+                                      {transposeA: false, transposeB: false, activation: 'leakyrelu'}) as tf.Tensor;
+    expect(Array.from(out.dataSync())).toEqual([-0]);
+  });
+
+  it('runKernel(Slice) past the end throws the cpu kernel\'s error instead of reading the heap after x', () => {
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const after = tf.fill([64], 1000);
+    expect(errorOf(() => tf.engine().runKernel(tf.Slice, {x}, {begin: [1, 0], size: [2, 2]}))).toBe(
+        'Error: Error in slice2D: begin[0] + size[0] (3) would overflow input.shape[0] (2)');
+    expect(errorOf(() => tf.slice(x, [0, 1], [2, 3]))).toBe(
+        'Error: Error in slice2D: begin[1] + size[1] (4) would overflow input.shape[1] (2)');
+    expect(errorOf(() => tf.engine().runKernel(tf.Slice, {x}, {begin: [0, 0, 0], size: [1, 1, 1]}))).toMatch(
+        /Length of begin 0,0,0 must match the rank of the array \(2\)/);
+    tf.dispose([x, after]);
+  });
+
+  it('a slice of a scalar is the scalar (it read the element after it)', () => {
+    const x = tf.scalar(2.5);
+    const after = tf.fill([4], 1000);
+    const y = tf.engine().runKernel(tf.Slice, {x}, {begin: [], size: []}) as tf.Tensor;
+    expect(y.shape).toEqual([]);
+    expect(Array.from(y.dataSync())).toEqual([2.5]);
+    tf.dispose([x, after, y]);
+  });
+
+  it('runKernel(GatherV2) with an index or axis out of range throws tfjs\'s error', () => {
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
+    const gather = (values: number[], axis = 0) =>
+        () => tf.engine().runKernel(tf.GatherV2, {x, indices: tf.tensor1d(values, 'int32')}, {axis, batchDims: 0});
+    expect(errorOf(gather([0, 3]))).toBe('Error: GatherV2: the index value 3 is not in [0, 2]');
+    expect(errorOf(gather([-1]))).toBe('Error: GatherV2: the index value -1 is not in [0, 2]');
+    expect(errorOf(gather([0], 2))).toBe('Error: All values in axis param must be in range [-2, 2) but got axis 2');
+    x.dispose();
+  });
+
+  it('empty tensors: Sum is zeros, GatherV2 has the gather\'s shape, Transpose does not trap', () => {
+    const sum = tf.sum(tf.zeros([3, 0]), 1);
+    expect(sum.shape).toEqual([3]);
+    expect(Array.from(sum.dataSync())).toEqual([0, 0, 0]);
+    expect(Array.from(tf.sum(tf.zeros([0, 4], 'int32'), 0).dataSync())).toEqual([0, 0, 0, 0]);
+    expect(Array.from(tf.sum(tf.zeros([0])).dataSync())).toEqual([0]);
+    expect(tf.gather(tf.zeros([3, 0, 4]), tf.tensor1d([0, 2], 'int32'), 0).shape).toEqual([2, 0, 4]);
+    expect(tf.transpose(tf.zeros([0, 9, 4]), [0, 2, 1]).shape).toEqual([0, 4, 9]);
+    expect(tf.transpose(tf.zeros([2, 0, 3], 'bool'), [2, 0, 1]).shape).toEqual([3, 2, 0]);
+  });
+
+  it('runKernel(Sum) with repeated axes and runKernel(Transpose) with other permutations are the wasm kernels\' results', () => {
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const run = () => [tf.engine().runKernel(tf.Sum, {x}, {axis: [0, 0], keepDims: false}) as tf.Tensor];
+    const {plain, fast} = withAndWithout(run);
+    expect(Array.from(fast[0])).toEqual(Array.from(plain[0]));
+    x.dispose();
   });
 });

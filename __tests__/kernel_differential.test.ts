@@ -917,7 +917,7 @@ describe('Identity and Cast', () => {
 
 interface SumCase {
   x: Spec;
-  axis: number|number[];
+  axis: number|number[]|null;
   keepDims: boolean;
   viaOp: boolean;
 }
@@ -934,13 +934,14 @@ function sumCase(rng: Rng): SumCase {
   }
   if (chance(rng, 0.2)) axis = axis.map((a) => a - rank);
   if (axis.length === 1 && chance(rng, 0.5)) axis = axis[0];
-  return {x, axis, keepDims: chance(rng, 0.3), viaOp: chance(rng, 0.3)};
+  // No axis: all of them.
+  return {x, axis: chance(rng, 0.1) ? null : axis, keepDims: chance(rng, 0.3), viaOp: chance(rng, 0.3)};
 }
 
 function runSum(c: SumCase): tf.Tensor {
   const x = make(c.x);
-  return c.viaOp ? tf.sum(x, c.axis, c.keepDims) :
-                   tf.engine().runKernel(tf.Sum, {x}, {axis: c.axis, keepDims: c.keepDims}) as tf.Tensor;
+  return c.viaOp ? tf.sum(x, c.axis ?? undefined, c.keepDims) :
+                   tf.engine().runKernel(tf.Sum, {x}, {axis: c.axis as number[], keepDims: c.keepDims}) as tf.Tensor;
 }
 
 describe('Sum', () => {
@@ -950,7 +951,7 @@ describe('Sum', () => {
     const {by} = await runAll(cases, runSum, ['cpu', 'wasm-on']);
     const f = new Failures();
     cases.forEach((c, i) => {
-      const axes = tf.util.parseAxisParam(c.axis, c.x.shape);
+      const axes = tf.util.parseAxisParam(c.axis as number[], c.x.shape);
       const rows = tf.util.sizeFromShape(axes.map((a) => c.x.shape[a]));
       // A finite result has finite terms only: bound it by all finite magnitudes.
       const total = Array.from(c.x.values).reduce((s, v) => (Number.isFinite(v) ? s + Math.abs(v) : s), 0);
@@ -971,7 +972,18 @@ describe('Sum', () => {
     });
     const {by} = await runAll(cases, runSum, ['wasm-off', 'wasm-on']);
     const f = new Failures();
-    cases.forEach((c, i) => sameBits(f, `Sum x=[${c.x.shape}] axis=${c.axis}`, by['wasm-on'][i], by['wasm-off'][i]));
+    cases.forEach((c, i) => {
+      const label = `Sum x=[${c.x.shape}] axis=${c.axis}`;
+      const off = by['wasm-off'][i];
+      if (isEmpty(c.x) && off.values != null) {
+        // Repeated axes of an empty tensor: the wasm kernel's shape, and values that are whatever its
+        // output memory held, for ours (the wasm kernel) too: the shapes only.
+        const got = by['wasm-on'][i];
+        if (JSON.stringify(got.shape) !== JSON.stringify(off.shape)) f.add(`${label}: shape ${got.shape}, want ${off.shape}`);
+      } else {
+        sameBits(f, label, by['wasm-on'][i], off);
+      }
+    });
     f.expectNone();
   });
 });

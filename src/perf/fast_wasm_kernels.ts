@@ -891,15 +891,17 @@ function sum(original: tf.KernelConfig, params: KernelParams): tf.TensorInfo|tf.
   const backend = params.backend as unknown as WasmBackendLike;
   const simd = simdKernelsFor(backend);
   if (simd == null || x == null || (x.dtype !== 'float32' && x.dtype !== 'int32')) return original.kernelFunc(params);
-  const axisParam = attrs.axis as number|number[];
-  const listed = Array.isArray(axisParam) ? axisParam : [axisParam];
+  const axisParam = attrs.axis as number|number[]|null|undefined;
+  // No axis: all of them (tfjs's parseAxisParam).
+  const listed = axisParam == null ? [] : Array.isArray(axisParam) ? axisParam : [axisParam];
   // Axes out of range or not integers: the wasm kernel throws tfjs's error. Repeated axes: its result.
   if (listed.some((a) => !Number.isInteger(a) || a < -x.shape.length || a >= x.shape.length)) {
     return original.kernelFunc(params);
   }
-  const parsed = tf.util.parseAxisParam(axisParam, x.shape);
+  const parsed = tf.util.parseAxisParam(axisParam as number|number[], x.shape);
   const axes = [...new Set(parsed)].sort((p, q) => p - q);
   const reduced = axes.length;
+  // Repeated axes: the wasm kernel's result (its own shapes), whatever it is.
   if (reduced !== parsed.length) return original.kernelFunc(params);
   if (tf.util.sizeFromShape(x.shape) === 0) {
     // Sums of no elements are 0. (The wasm kernel leaves its output uninitialised here, or traps
