@@ -1,6 +1,8 @@
-// `npm test`: type-check, build, the Node suites (jest, cpu + wasm), then the
-// browser suite (headless Chromium: cpu, wasm, webgl, webgpu). Ends with one line
-// `N passed, M failed` counting both suites, and exits non-zero on any failure.
+// `npm test`: type-check, build, the Node suites (jest, cpu + wasm), tfjs-core's
+// own specs on wasm with the fast kernels off and on (__tests__/tfjs_core_specs),
+// then the browser suite (headless Chromium: cpu, wasm, webgl, webgpu). Ends with
+// one line `N passed, M failed` counting every suite, and exits non-zero on any
+// failure.
 import {spawnSync} from 'node:child_process';
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import os from 'node:os';
@@ -40,6 +42,20 @@ try {
 if (jestStatus !== 0 && failed === 0) failed++;
 rmSync(tmp, {recursive: true, force: true});
 
+// Each spec that passes with the kernels off is one comparison: passed when it also passes with them on.
+console.log(`\n== tfjs-core specs on wasm, fast kernels off and on: node __tests__/tfjs_core_specs/run.mjs`);
+const specs = spawnSync(process.execPath, [join(root, '__tests__', 'tfjs_core_specs', 'run.mjs')],
+    {cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8'});
+process.stdout.write(specs.stdout ?? '');
+const s = /^(\d+) passed, (\d+) failed$/m.exec(specs.stdout ?? '');
+if (s) {
+  passed += Number(s[1]);
+  failed += Number(s[2]);
+}
+if (!s || specs.status !== 0) {
+  if (!s || Number(s[2]) === 0) failed++;
+}
+
 const browser = spawnSync(process.execPath, [join(root, '__tests__', 'browser', 'run.mjs')],
     {cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8'});
 process.stdout.write(browser.stdout ?? '');
@@ -52,6 +68,7 @@ if (!m || browser.status !== 0) {
   if (!m || Number(m[2]) === 0) failed++;
 }
 
-console.log(`\nall suites: typecheck, build, jest (cpu + wasm), browser (cpu, wasm threaded and not, webgl, webgpu)`);
+console.log(`\nall suites: typecheck, build, jest (cpu + wasm), tfjs-core specs (wasm, fast kernels off and on), ` +
+            `browser (cpu, wasm threaded and not, webgl, webgpu)`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
