@@ -508,3 +508,155 @@ describe('loss functions: names, options and shape errors', () => {
     });
   });
 });
+
+// ---------------------------------------------------------------------------
+// Regressions: the learned-variance NaN, and target checking
+// ---------------------------------------------------------------------------
+
+describe.each(NODE_BACKENDS)('regressions on %s', (backend) => {
+  beforeAll(async () => {
+    await useBackend(backend);
+  });
+
+  test('gaussianNLL learnedVariance at x = mean with logVar −180 is −89.08 with finite gradients (was NaN: 0·∞)', () => {
+    tf.tidy(() => {
+      const loss = gaussianNLL({learnedVariance: true});
+      const yTrue = tf.tensor2d([[0]]);
+      const yPred = tf.tensor2d([[0, -180]]);
+      const expected = 0.5 * (-180 + LOG_2PI);  // −89.0811
+      expectClose(loss(yTrue, yPred), [expected], 1e-6, 0);
+      expect(expected).toBeCloseTo(-89.08, 2);
+      // ∂/∂μ = −(x − μ)e^{−v} = 0, ∂/∂v = ½ − ½(x − μ)²e^{−v} = ½; ∂/∂x = 0.
+      const [gTrue, gPred] = tf.grads((t: tf.Tensor, p: tf.Tensor) => tf.sum(loss(t, p)))([yTrue, yPred]);
+      expectClose(gPred, [0, 0.5], 0, 1e-7);
+      expectClose(gTrue, [0], 0, 0);
+      // Further corners: logVar −1e3 and 1e3 at x = mean, and a loss beyond float32 is +∞ (not NaN).
+      const value = loss(tf.tensor2d([[0], [0], [1e4]]), tf.tensor2d([[0, -1e3], [0, 1e3], [0, -80]])).dataSync();
+      expectClose(Array.from(value.slice(0, 2)), [0.5 * (-1e3 + LOG_2PI), 0.5 * (1e3 + LOG_2PI)], 1e-6, 0);
+      expect(value[2]).toBe(Infinity);
+    });
+  });
+
+  test('a tiny model with a learned-variance head trains finitely when its log-variance starts at −180', async () => {
+    // The bias starts the log-variance at −180 and the targets equal the mean head's output (0): the
+    // loss is ½(v + log 2π) there and its gradient ½ pulls v up. Before, the first step was NaN.
+    const model = tfl.sequential({
+      layers: [tfl.layers.dense({
+        inputShape: [2], units: 2, kernelInitializer: 'zeros',
+        biasInitializer: tfl.initializers.constant({value: 0}),
+      })],
+    });
+    model.add(gaussianOutput());
+    const dense = model.layers[0];
+    dense.setWeights([tf.zeros([2, 2]), tf.tensor1d([0, -180])]);
+    model.compile({optimizer: tf.train.sgd(1), loss: gaussianNLL({learnedVariance: true})});
+    const x = tf.ones([4, 2]);
+    const y = tf.zeros([4, 1]);
+    const history = await model.fit(x, y, {epochs: 3, batchSize: 4, verbose: 0});
+    const losses = history.history.loss as number[];
+    expect(losses[0]).toBeCloseTo(0.5 * (-180 + LOG_2PI), 3);
+    losses.forEach((v) => expect(Number.isFinite(v)).toBe(true));
+    dense.getWeights().forEach((w) => w.dataSync().forEach((v) => expect(Number.isFinite(v)).toBe(true)));
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  const pixels = (values: number[]): tf.Tensor => tf.tensor2d(values, [2, values.length / 2]);
+
+  test('bernoulliNLL({checkTargets: true}) on raw 0–255 pixels throws, naming the loss and both ranges', () => {
+    tf.tidy(() => {
+      const raw = pixels([0, 255, 128, 3]);
+      const logits = tf.zeros([2, 2]);
+      for (const loss of [bernoulliNLL({fromLogits: true, checkTargets: true}), bernoulliNLL({checkTargets: true})]) {
+        const message = 'bernoulliNLL: expected yTrue (targets) in [0, 1]. Received: targets in [0, 255]';
+        expect(() => loss(raw, logits)).toThrow(message);
+        expect(() => loss.perSample(raw, logits)).toThrow(message);
+      }
+    });
+  });
+
+  test('checkTargets reports NaN targets (with a count) and ±∞, per loss', () => {
+    tf.tidy(() => {
+      const nan = pixels([0, NaN, 0.5, NaN]);
+      expect(() => bernoulliNLL({fromLogits: true, checkTargets: true})(nan, tf.zeros([2, 2])))
+          .toThrow('bernoulliNLL: expected yTrue (targets) in [0, 1]. Received: targets in [0, 0.5], and 2 NaN values');
+      expect(() => bernoulliNLL({checkTargets: true})(pixels([NaN, NaN]), tf.zeros([2, 1])))
+          .toThrow('Received: targets all NaN (2 NaN values)');
+      expect(() => gaussianNLL({checkTargets: true})(pixels([-0.5, NaN, 1, 2]), tf.zeros([2, 2])))
+          .toThrow('gaussianNLL: expected yTrue (targets) to be finite. Received: targets in [-0.5, 2], and 1 NaN value');
+      expect(() => gaussianNLL({learnedVariance: true, checkTargets: true})(pixels([-Infinity, 3]), tf.zeros([2, 2])))
+          .toThrow('gaussianNLL: expected yTrue (targets) to be finite. Received: targets in [-Infinity, 3]');
+      // +∞ and −∞ together sum to NaN: the message still names them, with no NaN count.
+      expect(() => gaussianNLL({checkTargets: true})(pixels([Infinity, -Infinity]), tf.zeros([2, 1])))
+          .toThrow(/Received: targets in \[-Infinity, Infinity\]$/);
+      expect(() => categoricalNLL({fromLogits: true, checkTargets: true})(tf.tensor2d([[0, 9, 0]]), tf.zeros([1, 3])))
+          .toThrow('categoricalNLL: expected yTrue (targets) in [0, 1]. Received: targets in [0, 9]');
+      expect(() => categoricalNLL({checkTargets: true})(tf.tensor2d([[-0.25, 1.25]]), tf.fill([1, 2], 0.5)))
+          .toThrow('categoricalNLL: expected yTrue (targets) in [0, 1]. Received: targets in [-0.25, 1.25]');
+      // int32 targets are checked too.
+      expect(() => bernoulliNLL({fromLogits: true, checkTargets: true})(tf.tensor2d([[0, 255]], [1, 2], 'int32'), tf.zeros([1, 2])))
+          .toThrow('Received: targets in [0, 255]');
+    });
+  });
+
+  test('checkTargets off (the default): raw 0–255 targets give exactly the unchecked values, as before', () => {
+    tf.tidy(() => {
+      const raw = pixels([0, 255, 128, 3]);
+      const logits = tf.tensor2d([[0.5, -1], [2, 0]]);
+      const expected = refLoss(refBernoulliLogits, [0, 255, 128, 3], [0.5, -1, 2, 0], 2, 1);
+      for (const loss of [bernoulliNLL({fromLogits: true}), bernoulliNLL({fromLogits: true, checkTargets: false})]) {
+        expectClose(loss(raw, logits), expected, 1e-5, 1e-4);
+      }
+      // In-range targets: the checked loss equals the unchecked one exactly.
+      const t = pixels([0, 1, 0.25, 0.5]);
+      const a = bernoulliNLL({fromLogits: true, checkTargets: true})(t, logits).dataSync();
+      const b = bernoulliNLL({fromLogits: true})(t, logits).dataSync();
+      expect(Array.from(a)).toEqual(Array.from(b));
+      const g = gaussianNLL({checkTargets: true})(pixels([-3e38, 1, 2, 3e38]), tf.zeros([2, 2]));
+      expect(g.shape).toEqual([2]);
+    });
+  });
+
+  test('model.fit with checkTargets on stops at the first batch of raw pixels, with the clear error', async () => {
+    const model = tfl.sequential({layers: [tfl.layers.dense({inputShape: [4], units: 4})]});
+    model.compile({optimizer: 'sgd', loss: bernoulliNLL({fromLogits: true, checkTargets: true})});
+    const x = tf.ones([8, 4]);
+    const y = tf.fill([8, 4], 255);
+    await expect(model.fit(x, y, {epochs: 1, batchSize: 4, verbose: 0}))
+        .rejects.toThrow('bernoulliNLL: expected yTrue (targets) in [0, 1]. Received: targets in [255, 255]');
+    // The same data scaled to [0, 1] trains.
+    const scaled = tf.div(y, 255);
+    const history = await model.fit(x, scaled, {epochs: 1, batchSize: 4, verbose: 0});
+    expect(Number.isFinite(history.history.loss[0] as number)).toBe(true);
+    tf.dispose([x, y, scaled]);
+    model.dispose();
+  });
+
+  test('checkTargets leaks no tensors, passing or throwing', () => {
+    const ok = pixels([0, 1, 0.5, 0.25]);
+    const bad = pixels([0, NaN, 2, 0.25]);
+    const logits = tf.zeros([2, 2]);
+    const loss = bernoulliNLL({fromLogits: true, checkTargets: true});
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 10; i++) {
+      loss(ok, logits).dispose();
+      expect(() => loss(bad, logits)).toThrow(/NaN/);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([ok, bad, logits]);
+  });
+});
+
+describe('checkTargets option errors', () => {
+  test('checkTargets must be a boolean; unknown options are still rejected with the list of known ones', () => {
+    expect(() => bernoulliNLL({checkTargets: 'yes' as unknown as boolean})).toThrow(/checkTargets.*boolean.*checkTargets="yes"/);
+    expect(() => gaussianNLL({checkTargets: 1 as unknown as boolean})).toThrow(/checkTargets=1/);
+    expect(() => categoricalNLL({checkTargets: null as unknown as boolean})).toThrow(/checkTargets=null/);
+    expect(() => bernoulliNLL({checkTarget: true} as unknown as {checkTargets: boolean}))
+        .toThrow('bernoulliNLL: unknown option(s) checkTarget. Known options: fromLogits, checkTargets');
+    expect(() => gaussianNLL({checktargets: true} as unknown as {checkTargets: boolean}))
+        .toThrow('gaussianNLL: unknown option(s) checktargets. Known options: scale, learnedVariance, checkTargets');
+    expect(() => categoricalNLL({fromLogit: true} as unknown as {checkTargets: boolean}))
+        .toThrow('categoricalNLL: unknown option(s) fromLogit. Known options: fromLogits, checkTargets');
+  });
+});
