@@ -4,7 +4,7 @@
  * `seed` passed straight to `tf.randomNormal` would repeat one draw forever).
  */
 
-/** A 32-bit avalanche hash of `(seed, counter)` (the finaliser of MurmurHash3). */
+/** A 32-bit avalanche hash of `(seed, counter)` (the finaliser of MurmurHash3), never 0. */
 export function deriveSeed(seed: number, counter: number): number {
   let h = (Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul((seed / 4294967296) | 0, 0x85ebca6b)) >>> 0;
   h = (h ^ Math.imul(counter + 1, 0xc2b2ae35)) >>> 0;
@@ -13,7 +13,9 @@ export function deriveSeed(seed: number, counter: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35) >>> 0;
   h ^= h >>> 16;
-  return h >>> 0;
+  // tfjs's random ops read a seed of 0 as "no seed" (`seed ? seed : Math.random()`):
+  // the one hash value that would make a seeded draw unseeded gets another fixed value.
+  return (h >>> 0) || 0x9e3779b9;
 }
 
 /** Hands out the derived seeds of one layer, or `undefined` when unseeded. */
