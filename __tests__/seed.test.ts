@@ -7,17 +7,18 @@ import {useBackend} from './helpers/backends';
 it('never returns 0, the value tfjs reads as "no seed"', () => {
   // The hash is fmix32(h0 ^ (counter + 1)·0xc2b2ae35) with h0 from the seed, and fmix32(0) = 0: so the
   // counter whose product cancels h0 would give 0. Compute it (0xc2b2ae35 is odd, so invertible mod 2^32).
-  const M = 2n ** 32n;
-  const C = 0xc2b2ae35n;
+  const M = BigInt(2 ** 32);
+  const C = BigInt(0xc2b2ae35);
+  const [zero, one, two] = [BigInt(0), BigInt(1), BigInt(2)];
   const inverse = (a: bigint): bigint => {  // a^(2^31 - 1) is a's inverse in the group of odd residues mod 2^32
-    let r = 1n;
-    for (let e = 2n ** 31n - 1n, b = a; e > 0n; e >>= 1n, b = b * b % M) if (e & 1n) r = r * b % M;
+    let r = one;
+    for (let e = BigInt(2 ** 31 - 1), b = a; e > zero; e /= two, b = b * b % M) if (e % two === one) r = r * b % M;
     return r;
   };
-  expect(C * inverse(C) % M).toBe(1n);
+  expect(C * inverse(C) % M).toBe(one);
   for (const seed of [0, 7, 123456789]) {
     const h0 = BigInt((Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul((seed / 4294967296) | 0, 0x85ebca6b)) >>> 0);
-    const counter = Number(((h0 * inverse(C) % M) - 1n + M) % M);
+    const counter = Number(((h0 * inverse(C) % M) - one + M) % M);
     expect(deriveSeed(seed, counter)).not.toBe(0);
     expect(deriveSeed(seed, counter)).toBe(0x9e3779b9);
   }

@@ -3,6 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../../src';
+import {uniformArray} from './random';
+
+export {uniformArray};
 
 export interface VaeOptions {
   inputDim?: number;
@@ -27,20 +30,6 @@ export function buildVae(opts: VaeOptions = {}): tfl.LayersModel {
   const d = tfl.layers.dense({units: hidden, activation: 'relu', kernelInitializer: init(4)}).apply(z) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({units: inputDim, kernelInitializer: init(5), name: 'logits'}).apply(d) as tfl.SymbolicTensor;
   return tfl.model({inputs: x, outputs: out});
-}
-
-/** Deterministic pseudo-random values in [0, 1) (mulberry32). */
-export function uniformArray(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  return out;
 }
 
 /** Binary "images" [n, dim] with a fixed seed. */
