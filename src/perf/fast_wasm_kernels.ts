@@ -55,6 +55,20 @@
  * (summation order); transposes, gathers, slices and Adam updates are bit for
  * bit those of tfjs.
  *
+ * Every replacement validates what tfjs's kernel or op validates before it
+ * touches the heap (inner dimensions, batch and bias broadcasting, dtypes,
+ * slice bounds, gather indices, axes, permutations, activations) and hands
+ * whatever it does not compute to the kernel it replaced, so errors are
+ * tfjs's own; `_FusedMatMul` repeats the fused op's checks with the op's
+ * messages, which the wasm kernel lacks (docs/performance.md, "Conformance";
+ * tests: `__tests__/kernel_differential.test.ts` and tfjs-core's own specs,
+ * `__tests__/tfjs_core_specs`).
+ *
+ * Installed only on the tfjs versions this was tested on (tfjs-core and
+ * tfjs-layers 4.22.x, `src/util/tfjs_version.ts`): on others nothing is
+ * replaced and one warning says how to force it
+ * (`enableFastWasmKernels({force: true})` or the flag `TFV_ALLOW_UNTESTED_TFJS`).
+ *
  * Only the `wasm` backend is touched; every other backend keeps its kernels
  * (the same objects). Importing `tfjs-variational` turns this on; turn it off
  * with `tfv.disableFastWasmKernels()` or `tf.env().set('TFV_WASM_FAST_KERNELS', false)`

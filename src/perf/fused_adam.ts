@@ -11,7 +11,9 @@
  * moments are bit for bit those of the op sequence.
  *
  * The method is replaced on `tf.AdamOptimizer.prototype` (so every Adam, made
- * by `tf.train.adam()` or by name in `model.compile`, is covered). The
+ * by `tf.train.adam()` or by name in `model.compile`, is covered) by
+ * `enableFastWasmKernels`, and only where its version check allows it
+ * (tfjs-core and tfjs-layers 4.22.x, `src/util/tfjs_version.ts`). The
  * replacement does the fused update only when the active backend has the
  * kernel `TfvAdamUpdate` registered, which the fast wasm kernels do for `wasm`
  * alone; otherwise, and for any variable that is not float32 or whose gradient
