@@ -21,6 +21,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+// First: it registers the backends, which registering the priors (imported below) already needs.
+import {NODE_BACKENDS, useBackend} from './helpers/backends';
 import {
   inverseSoftplusScale,
   normalKL,
@@ -37,7 +39,6 @@ import {reparameterizeWithNoise} from '../src/layers/reparameterize';
 import {bernoulliNLL, categoricalNLL, gaussianNLL, PROBABILITY_EPSILON} from '../src/losses';
 import {GaussianPrior} from '../src/priors/gaussian';
 import {ScaleMixturePrior} from '../src/priors/scale_mixture';
-import {NODE_BACKENDS, useBackend} from './helpers/backends';
 
 // ---------------------------------------------------------------------------
 // float64 references
