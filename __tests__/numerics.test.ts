@@ -20,6 +20,7 @@
  * `sampleFromLogVariance` in src/distributions/normal.ts, tested here too.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 
 // First: it registers the backends, which registering the priors (imported below) already needs.
 import {NODE_BACKENDS, useBackend} from './helpers/backends';
@@ -33,6 +34,7 @@ import {
   softplusScale,
   standardNormalKL,
 } from '../src/distributions/normal';
+import {bayesianDense} from '../src/layers/bayesian_dense';
 import {denseFlipout, denseLocalReparameterization, denseReparameterization} from '../src/layers/dense_estimators';
 import {gaussianKL, gaussianKLElementwise} from '../src/layers/kl_divergence';
 import {reparameterizeWithNoise} from '../src/layers/reparameterize';
@@ -903,6 +905,40 @@ describe.each(NODE_BACKENDS)('numerics at the extreme corners on %s', (backend) 
       expect(prior.analyticKL(tf.zeros([2]), tf.ones([2]))).toBeNull();
       expect(() => prior.divergence(tf.zeros([2]), tf.ones([2]), null)).toThrow(/needs posterior noise eps/);
     });
+  });
+
+  // The layer end to end: forward pass, divergence and one optimizer step. An SGD step of 1e-20 moves no
+  // weight measurably, so a weight that is not finite afterwards means a NaN or infinite gradient.
+  describe.each(['reparameterization', 'localReparameterization', 'flipout'] as const)('BayesianDense, %s estimator', (estimator) => {
+    test.each([['gaussian', true], ['scaleMixture', true], ['gaussian', false], ['scaleMixture', false]] as const)(
+        '%s prior, bayesianBias %p: ρ ±1e3, |μ| 1e4, an all-zero input row and |x| 1e4 give a finite loss and gradients',
+        async (prior, bayesianBias) => {
+          // Without a Bayesian bias the all-zero row's pre-activation variance is exactly 0 (local reparameterization).
+          const model = tfl.sequential({
+            layers: [bayesianDense({units: 2, inputShape: [3], estimator, prior, bayesianBias, numExamples: 10, seed: 3})],
+          });
+          const layer = model.layers[0];
+          const values: Record<string, tf.Tensor> = {
+            kernel_loc: tf.tensor2d(DMU, [3, 2]), kernel_untransformed_scale: tf.tensor2d(DRHO, [3, 2]), bias_loc: tf.tensor1d(DBIAS),
+          };
+          if (bayesianBias) values.bias_untransformed_scale = tf.tensor1d(DBRHO);
+          const trainable = layer.trainableWeights;
+          expect(trainable.map((w) => w.originalName.split('/').pop()).sort()).toEqual(Object.keys(values).sort());
+          for (const w of trainable) w.write(values[w.originalName.split('/').pop() as string]);
+          model.compile({optimizer: tf.train.sgd(1e-20), loss: gaussianNLL()});
+          const x = tf.tensor2d(DX, [2, 3]);
+          const y = tf.zeros([2, 2]);
+          const loss = await model.trainOnBatch(x, y) as number;
+          expect(Number.isFinite(loss)).toBe(true);
+          for (const w of trainable) {
+            const v = w.read().dataSync();
+            v.forEach((e, i) => {
+              if (!Number.isFinite(e)) throw new Error(`${w.name}[${i}] is ${e} after one step: a gradient was not finite`);
+            });
+          }
+          tf.dispose([x, y, ...Object.values(values)]);
+          model.dispose();
+        });
   });
 
   test('no tensor leaks across every row', () => {
