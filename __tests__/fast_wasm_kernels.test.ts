@@ -426,6 +426,21 @@ describe('fast kernels validate as tfjs does (wasm)', () => {
     a.dispose();
   });
 
+  it('fused prelu with one weight per row equals cpu (the wasm kernel applied them modulo their size)', () => {
+    const run = (w: tf.Tensor) => tf.fused.matMul({
+      a: tf.tensor3d([[[-1, 2], [-3, 1], [1, -1]]]), b: tf.tensor3d([[[1, 0, 2], [0, 1, -1]]]),
+      activation: 'prelu', preluActivationWeights: w,
+    });
+    const y = run(tf.tensor2d([[0.1], [0.2], [0.3]]));
+    // x = [[-1, 2, -4], [-3, 1, -7], [1, -1, 3]], each negative value times its row's weight.
+    expect(Array.from(y.dataSync())).toEqual(Array.from(Float32Array.of(
+        Math.fround(0.1) * -1, 2, Math.fround(0.1) * -4, Math.fround(0.2) * -3, 1, Math.fround(0.2) * -7, 1,
+        Math.fround(0.3) * -1, 3)));
+    // Weights that do not broadcast to the output: the cpu kernel's error.
+    expect(errorOf(() => run(tf.tensor1d([0.5, 0.25])))).toBe(
+        'Error: Operands could not be broadcast together with shapes 1,3,3 and 2.');
+  });
+
   it('runKernel(_FusedMatMul) leakyrelu without an alpha uses 0, as the wasm kernel does', () => {
     const out = tf.engine().runKernel(tf._FusedMatMul, {a: tf.tensor3d([[[-1, 2]]]), b: tf.tensor3d([[[1], [-2]]])},
                                       {transposeA: false, transposeB: false, activation: 'leakyrelu'}) as tf.Tensor;
@@ -474,7 +489,7 @@ describe('fast kernels validate as tfjs does (wasm)', () => {
     expect(tf.transpose(tf.zeros([2, 0, 3], 'bool'), [2, 0, 1]).shape).toEqual([3, 2, 0]);
   });
 
-  it('runKernel(Sum) with repeated axes and runKernel(Transpose) with other permutations are the wasm kernels\' results', () => {
+  it('runKernel(Sum) with repeated axes is the wasm kernel\'s result (they were deduplicated)', () => {
     const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
     const run = () => [tf.engine().runKernel(tf.Sum, {x}, {axis: [0, 0], keepDims: false}) as tf.Tensor];
     const {plain, fast} = withAndWithout(run);

@@ -280,7 +280,8 @@ function productCase(rng: Rng, fused: boolean): ProductCase {
     if (biasShape != null && biasShape.length <= Math.max(outRank, 3)) c.bias = spec(rng, biasShape, 'float32', special);
     c.activation = pick(rng, ['linear', 'linear', 'relu', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu']);
     if (c.activation === 'leakyrelu') c.leakyreluAlpha = Math.fround(rng());
-    if (c.activation === 'prelu') c.prelu = spec(rng, pick(rng, [[n], [1, n], [1]]), 'float32', 0);
+    // prelu weights per column, one for all, or per row (which the wasm Prelu kernel would apply modulo their size)
+    if (c.activation === 'prelu') c.prelu = spec(rng, pick(rng, [[n], [1, n], [1], [m, 1]]), 'float32', 0);
     // The op hands the kernel rank-3 operands; runKernel is also called with rank 2 to 4.
   }
   return c;
@@ -593,10 +594,18 @@ describe('_FusedMatMul', () => {
           c.a = spec(rng, [2, ...c.a.shape.slice(-2)]);
           c.b = spec(rng, [3, ...c.b.shape.slice(-2)]);
           break;
-        default: {  // a bias that does not broadcast to the output
+        case 4: {  // a bias that does not broadcast to the output
           const rb = c.b.shape.length;
           const n = c.b.shape[c.transposeB ? rb - 2 : rb - 1];
           c.bias = spec(rng, [n + int(rng, 1, 3)]);
+          break;
+        }
+        default: {  // prelu weights that do not broadcast to the output
+          const rb = c.b.shape.length;
+          const n = c.b.shape[c.transposeB ? rb - 2 : rb - 1];
+          c.bias = undefined;
+          c.activation = 'prelu';
+          c.prelu = spec(rng, [n + int(rng, 1, 3)]);
         }
       }
       cases.push(c);
@@ -610,17 +619,28 @@ describe('_FusedMatMul', () => {
       try {
         const batch = tf.broadcast_util.assertAndGetBroadcastShape(c.a.shape.slice(0, -2), c.b.shape.slice(0, -2));
         const out = [...batch, c.a.shape[c.transposeA ? ra - 1 : ra - 2], c.b.shape[c.transposeB ? rb - 2 : rb - 1]];
-        if (c.bias) tf.broadcast_util.assertAndGetBroadcastShape(out, c.bias.shape);
+        const biased = c.bias ? tf.broadcast_util.assertAndGetBroadcastShape(out, c.bias.shape) : out;
+        if (c.prelu) tf.broadcast_util.assertAndGetBroadcastShape(biased, c.prelu.shape);
         return false;
       } catch {
         return true;
       }
     };
     const invalid = cases.filter(rejected);
-    expect(invalid.length).toBeGreaterThan(250);
-    // The op's message for each case, made by the op on cpu (it validates before any kernel runs).
+    expect(invalid.length).toBeGreaterThan(240);
+    // The op's message for each case, made by the op on cpu (it validates before any kernel runs);
+    // prelu weights only the cpu kernel checks (Prelu's broadcast), on the shapes it is given: through
+    // runKernel, the cpu kernel's message for the same call.
     const viaOp = await runAll(invalid.map((c) => ({...c, viaOp: true})), (c) => runProduct(c, true), ['cpu']);
-    const want = viaOp.by.cpu.map((o) => o.error);
+    const direct = await runAll(invalid, (c) => runProduct(c, true), ['cpu']);
+    const preluOnly = (c: ProductCase) => {
+      try {
+        return c.prelu != null && !rejected({...c, prelu: undefined});
+      } catch {
+        return false;
+      }
+    };
+    const want = invalid.map((c, i) => (preluOnly(c) && !c.viaOp ? direct.by.cpu[i] : viaOp.by.cpu[i]).error);
     expect(want.filter((e) => e == null)).toEqual([]);
     const ours = await runAll(invalid, (c) => runProduct(c, true), ['wasm-on']);
     // The wasm kernel without ours: through the op, and through runKernel with rank-3 operands only (it

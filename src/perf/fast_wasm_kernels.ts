@@ -425,8 +425,14 @@ function fusedMatMul(original: tf.KernelConfig, params: KernelParams): tf.Tensor
   const p = product(params);
   if (p == null) throw fusedShapeError(a, b, attrs.transposeA === true, attrs.transposeB === true);
   if (bias != null) tf.broadcast_util.assertAndGetBroadcastShape(p.outShape, bias.shape);
-  if (activation === 'prelu' && preluActivationWeights == null) {
-    throw new Error(`_FusedMatMul: activation 'prelu' needs the input preluActivationWeights; received none`);
+  if (activation === 'prelu') {
+    if (preluActivationWeights == null) {
+      throw new Error(`_FusedMatMul: activation 'prelu' needs the input preluActivationWeights; received none`);
+    }
+    // As the cpu kernel's Prelu: weights that do not broadcast to the output are an error (the wasm
+    // kernel applies them modulo their size).
+    const outShape = bias == null ? p.outShape : tf.broadcast_util.assertAndGetBroadcastShape(p.outShape, bias.shape);
+    tf.broadcast_util.assertAndGetBroadcastShape(outShape, preluActivationWeights.shape);
   }
   // Bias (one float32 per output column) and relu are applied inside the
   // product; anything else by the kernels of the unfused ops after it.
@@ -447,6 +453,14 @@ function fusedMatMul(original: tf.KernelConfig, params: KernelParams): tf.Tensor
   if (!kernelCan) return unfused(params, p);
   if (!p.transposeA && !p.transposeB && p.batchA <= 1) return original.kernelFunc(params);
   return viaXnnpack(original, params, p);
+}
+
+/** Whether `shape`, without its leading 1s, is the end of `of` (so that it repeats over the flat `of`). */
+function isTrailingShape(shape: number[], of: number[]): boolean {
+  let start = 0;
+  while (start < shape.length && shape[start] === 1) start++;
+  const rest = shape.slice(start);
+  return rest.length <= of.length && tf.util.arraysEqual(rest, of.slice(of.length - rest.length));
 }
 
 /** A float32 tensor of zeros. (The wasm product leaves its output uninitialised when k is 0.) */
@@ -678,9 +692,36 @@ function unfused(params: KernelParams, p: Product): tf.TensorInfo {
       // As the wasm kernel reads it (the op always passes one; 0.2 by default).
       then(tf.LeakyRelu, {x: out}, {alpha: (attrs.leakyreluAlpha as number|undefined) || 0});
       break;
-    case 'prelu':
-      then(tf.Prelu, {x: out, alpha: inputs.preluActivationWeights});
+    case 'prelu': {
+      const alpha = inputs.preluActivationWeights!;
+      if (isTrailingShape(alpha.shape, out.shape) ||
+          !tf.util.arraysEqual(tf.broadcast_util.assertAndGetBroadcastShape(out.shape, alpha.shape), out.shape)) {
+        // The wasm Prelu kernel applies the weights to the flat output modulo their size: right when
+        // they are the output's trailing axes. (Weights that enlarge the output: its result as well.)
+        then(tf.Prelu, {x: out, alpha});
+      } else {
+        // Weights broadcast along other axes (e.g. one per row): select(x < 0, alpha·x, x), which also
+        // keeps NaN as the cpu kernel does.
+        const zero = (backend as WasmBackend).makeOutput([], 'float32');
+        (backend as WasmBackend).typedArrayFromHeap(zero)[0] = 0;
+        const x = out;
+        let scaled: tf.TensorInfo|null = null;
+        let negative: tf.TensorInfo|null = null;
+        try {
+          try {
+            scaled = run(tf.Multiply, {a: x, b: alpha});
+            negative = run(tf.Less, {a: x, b: zero});
+          } catch (e) {
+            (backend as WasmBackend).disposeData(x.dataId);
+            throw e;
+          }
+          then(tf.Select, {condition: negative, t: scaled, e: x});
+        } finally {
+          for (const t of [zero, scaled, negative]) if (t != null) (backend as WasmBackend).disposeData(t.dataId);
+        }
+      }
       break;
+    }
     default:
       (backend as WasmBackend).disposeData(out.dataId);
       throw new Error(`_FusedMatMul: unknown activation '${String(activation)}'`);
