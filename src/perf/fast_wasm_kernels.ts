@@ -387,7 +387,13 @@ function batchMatMul(original: tf.KernelConfig, params: KernelParams): tf.Tensor
   // Without the SIMD module: XNNPACK through the wasm kernel, which handles a
   // batch size of one on either side or equal batch sizes.
   if (p.k === 0) return zeros(params.backend as unknown as WasmBackendLike, p.outShape);
-  if (!(p.batchA === p.batchB || p.batchA === 1 || p.batchB === 1)) return original.kernelFunc(params);
+  const total = tf.util.sizeFromShape(p.batchShape);
+  if (!((p.batchA === total || p.batchA === 1) && (p.batchB === total || p.batchB === 1))) {
+    // Batches broadcast both ways ([2, 1] with [1, 3]): the wasm kernel indexes them modulo their
+    // sizes and allocates max(batchA, batchB) matrices for an output of batchA·batchB. Repeat both
+    // operands to the output's batch shape first.
+    return tiledProduct(original, params, p);
+  }
   const copied = (p.transposeA ? p.batchA * p.m * p.k : 0) + (p.transposeB ? p.batchB * p.k * p.n : 0);
   if (copied > 0) {
     const work = Math.max(p.batchA, p.batchB) * p.m * p.k * p.n;
@@ -461,6 +467,28 @@ function isTrailingShape(shape: number[], of: number[]): boolean {
   while (start < shape.length && shape[start] === 1) start++;
   const rest = shape.slice(start);
   return rest.length <= of.length && tf.util.arraysEqual(rest, of.slice(of.length - rest.length));
+}
+
+/** The product of `p` with both operands repeated (wasm `Tile`) to the output's batch shape. */
+function tiledProduct(original: tf.KernelConfig, params: KernelParams, p: Product): tf.TensorInfo|tf.TensorInfo[] {
+  const tile = tf.getKernel(tf.Tile, BACKEND);
+  if (tile == null) return original.kernelFunc(params);
+  const backend = params.backend as unknown as WasmBackend;
+  const temporaries: tf.TensorInfo[] = [];
+  const repeated = (x: tf.TensorInfo): tf.TensorInfo => {
+    const batch = x.shape.slice(0, -2);
+    const padded = [...new Array(p.batchShape.length - batch.length).fill(1), ...batch];
+    const view = {dataId: x.dataId, dtype: x.dtype, shape: [...padded, ...x.shape.slice(-2)]};
+    const reps = [...p.batchShape.map((d, i) => (padded[i] === 1 ? d : 1)), 1, 1];
+    const out = tile.kernelFunc({inputs: {x: view}, backend: params.backend, attrs: {reps}}) as tf.TensorInfo;
+    temporaries.push(out);
+    return out;
+  };
+  try {
+    return original.kernelFunc({...params, inputs: {...params.inputs, a: repeated(p.a), b: repeated(p.b)}});
+  } finally {
+    for (const t of temporaries) backend.disposeData(t.dataId);
+  }
 }
 
 /** A float32 tensor of zeros. (The wasm product leaves its output uninitialised when k is 0.) */
