@@ -925,6 +925,23 @@ describe('Identity and Cast', () => {
     f.expectNone();
   });
 
+  it('what they do not compute (strings, other dtypes, invalid targets) is the wasm kernels\' result or error', async () => {
+    const cases: Array<() => tf.Tensor> = [
+      () => tf.engine().runKernel(tf.Identity, {x: tf.tensor(['a', 'bc'])}) as tf.Tensor,
+      () => tf.engine().runKernel(tf.Cast, {x: tf.tensor(['a', 'bc'])}, {dtype: 'string'}) as tf.Tensor,
+      () => tf.engine().runKernel(tf.Cast, {x: tf.tensor([1.5, NaN])}, {dtype: 'string'}) as tf.Tensor,
+      () => tf.engine().runKernel(tf.Cast, {x: tf.tensor([1.5, NaN])}, {}) as tf.Tensor,
+      () => tf.cast(tf.tensor([1.5, NaN]), 'complex64'),
+      () => tf.engine().runKernel(tf.Softplus, {x: tf.tensor([1, -2, 3], [3], 'int32')}) as tf.Tensor,
+      // (Softplus of a bool tensor is left out: the wasm kernel returns uninitialised memory for it.)
+      () => tf.engine().runKernel(tf.Sum, {x: tf.tensor([true, false, true], [3, 1], 'bool')}, {axis: [0]}) as tf.Tensor,
+    ];
+    const {by} = await runAll(cases, (c) => c(), ['wasm-off', 'wasm-on']);
+    const f = new Failures();
+    cases.forEach((_, i) => sameBits(f, `case ${i}`, by['wasm-on'][i], by['wasm-off'][i]));
+    f.expectNone();
+  });
+
   it('the output of Identity and of a same-dtype Cast stays valid after the input is disposed', async () => {
     await setMode('wasm-on');
     const x = tf.tensor([1, NaN, -0, Infinity], [2, 2]);
@@ -1089,14 +1106,15 @@ describe('Adam', () => {
     expect(ours.fused).toBe(optimizers.length * 8 * 2);
   });
 
-  it('gradients of another shape or dtype take tfjs\'s own path and its errors', async () => {
+  it('gradients of another shape or dtype, or disposed, take tfjs\'s own path and its errors', async () => {
     const cases = [
       {value: [2, 3], gradient: [3], dtype: 'float32'},
       {value: [2, 3], gradient: [2, 1], dtype: 'float32'},
       {value: [2, 3], gradient: [4, 3], dtype: 'float32'},
       {value: [3], gradient: [2, 3], dtype: 'float32'},
       {value: [2, 3], gradient: [2, 3], dtype: 'int32'},
-    ] as const;
+      {value: [2, 3], gradient: [2, 3], dtype: 'float32', disposed: true},
+    ] as Array<{value: number[]; gradient: number[]; dtype: DType; disposed?: boolean}>;
     const rng = mulberry32(SEED + 18);
     const specs = cases.map((c) => ({value: spec(rng, [...c.value]), gradient: spec(rng, [...c.gradient], c.dtype)}));
     const run = async (mode: Mode) => {
@@ -1105,7 +1123,9 @@ describe('Adam', () => {
         const x = tf.variable(make(specs[i].value));
         const adam = tf.train.adam(0.1);
         try {
-          adam.applyGradients([{name: x.name, tensor: make(specs[i].gradient)}]);
+          const gradient = make(specs[i].gradient);
+          if (cases[i].disposed) gradient.dispose();
+          adam.applyGradients([{name: x.name, tensor: gradient}]);
           return tf.clone(x);
         } finally {
           adam.dispose();
