@@ -513,7 +513,8 @@ function fusedShapeError(a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean
   } catch (e) {
     return e as Error;
   }
-  return new Error(`_FusedMatMul: cannot multiply shapes ${a.shape} and ${b.shape}`);
+  return new Error(`_FusedMatMul: expected inputs a and b whose product is defined, received shapes ${a.shape} and ` +
+                   `${b.shape} (transposeA=${transposeA}, transposeB=${transposeB})`);
 }
 
 /** @internal Test hook: `true` makes the products take the path of backends without the SIMD module (XNNPACK). */
