@@ -441,6 +441,22 @@ describe('fast kernels validate as tfjs does (wasm)', () => {
         'Error: Operands could not be broadcast together with shapes 1,3,3 and 2.');
   });
 
+  it('runKernel(TfvAdamUpdate), our own kernel, checks its operands (it read value.size elements of each)', () => {
+    const v = tf.ones([4, 4]);
+    const s = tf.scalar(0.1);
+    const attrs = {beta1: 0.9, beta2: 0.999, epsilon: 1e-7, learningRate: 0.01};
+    const run = (inputs: tf.NamedTensorMap, a: tf.NamedAttrMap = attrs) => () =>
+        tf.engine().runKernel('TfvAdamUpdate', {gradient: v, firstMoment: v, secondMoment: v, value: v,
+                                                oneMinusAccBeta1: s, oneMinusAccBeta2: s, ...inputs}, a);
+    expect(errorOf(run({gradient: tf.ones([2])}))).toBe(
+        "Error: TfvAdamUpdate: expected the input gradient, float32 of value's shape [4,4]; received float32 of shape [2]");
+    expect(errorOf(run({secondMoment: tf.ones([4, 4], 'int32')}))).toMatch(/input secondMoment.*received int32 of shape \[4,4\]/);
+    expect(errorOf(run({oneMinusAccBeta2: tf.ones([3])}))).toMatch(/input oneMinusAccBeta2, a float32 scalar; received float32 of shape \[3\]/);
+    expect(errorOf(run({}, {...attrs, epsilon: 'small'}))).toMatch(/attribute epsilon, a number; received small/);
+    expect(errorOf(run({}))).toBeNull();
+    tf.dispose([v, s]);
+  });
+
   it('runKernel(_FusedMatMul) leakyrelu without an alpha uses 0, as the wasm kernel does', () => {
     const out = tf.engine().runKernel(tf._FusedMatMul, {a: tf.tensor3d([[[-1, 2]]]), b: tf.tensor3d([[[1], [-2]]])},
                                       {transposeA: false, transposeB: false, activation: 'leakyrelu'}) as tf.Tensor;

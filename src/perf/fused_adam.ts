@@ -158,20 +158,44 @@ function adamKernel(params: Parameters<tf.KernelFunc>[0]): tf.TensorInfo[] {
   const simd = simdKernelsFor(backend);
   if (simd == null) throw new Error(`${ADAM_KERNEL}: WebAssembly SIMD kernels are not available on this backend`);
   const {gradient, firstMoment, secondMoment, value, oneMinusAccBeta1, oneMinusAccBeta2} =
-      params.inputs as Record<string, tf.TensorInfo>;
-  const attrs = params.attrs as {beta1: number; beta2: number; epsilon: number; learningRate: number};
+      params.inputs as Record<string, tf.TensorInfo|undefined>;
+  const attrs = (params.attrs ?? {}) as {beta1: number; beta2: number; epsilon: number; learningRate: number};
+  // The SIMD loop reads value.size elements of each operand: check them all (runKernel callers included).
+  if (value == null || value.dtype !== 'float32') {
+    throw new Error(`${ADAM_KERNEL}: expected the input value, a float32 tensor; received ${describe(value)}`);
+  }
+  for (const [name, t] of [['gradient', gradient], ['firstMoment', firstMoment], ['secondMoment', secondMoment]] as const) {
+    if (t == null || t.dtype !== 'float32' || !tf.util.arraysEqual(t.shape, value.shape)) {
+      throw new Error(`${ADAM_KERNEL}: expected the input ${name}, float32 of value's shape [${value.shape}]; ` +
+                      `received ${describe(t)}`);
+    }
+  }
+  for (const [name, t] of [['oneMinusAccBeta1', oneMinusAccBeta1], ['oneMinusAccBeta2', oneMinusAccBeta2]] as const) {
+    if (t == null || t.dtype !== 'float32' || tf.util.sizeFromShape(t.shape) !== 1) {
+      throw new Error(`${ADAM_KERNEL}: expected the input ${name}, a float32 scalar; received ${describe(t)}`);
+    }
+  }
+  for (const name of ['beta1', 'beta2', 'epsilon', 'learningRate'] as const) {
+    if (typeof attrs[name] !== 'number') {
+      throw new Error(`${ADAM_KERNEL}: expected the attribute ${name}, a number; received ${String(attrs[name])}`);
+    }
+  }
   const shape = value.shape;
   const outputs = [0, 1, 2].map(() => backend.makeOutput(shape, 'float32'));
   const n = tf.util.sizeFromShape(shape);
   if (n > 0) {
     // Offsets after every allocation: an allocation may grow (and so move) the heap's views, not its offsets.
-    const d1 = backend.typedArrayFromHeap(oneMinusAccBeta1)[0];
-    const d2 = backend.typedArrayFromHeap(oneMinusAccBeta2)[0];
+    const d1 = backend.typedArrayFromHeap(oneMinusAccBeta1!)[0];
+    const d2 = backend.typedArrayFromHeap(oneMinusAccBeta2!)[0];
     const at = (t: tf.TensorInfo) => heapOffset(backend, t);
     // f32 parameters round JavaScript numbers as tfjs's scalar tensors do (Math.fround).
-    simd.adam(at(gradient), at(firstMoment), at(secondMoment), at(value),
+    simd.adam(at(gradient!), at(firstMoment!), at(secondMoment!), at(value),
               at(outputs[0]), at(outputs[1]), at(outputs[2]), n,
               attrs.beta1, 1 - attrs.beta1, attrs.beta2, 1 - attrs.beta2, d1, d2, attrs.epsilon, -attrs.learningRate);
   }
   return outputs;
+}
+
+function describe(t: tf.TensorInfo|undefined): string {
+  return t == null ? 'none' : `${t.dtype} of shape [${t.shape}]`;
 }
