@@ -139,24 +139,31 @@ export function normalLogProbOfNoise(eps: tf.Tensor, scale: tf.Tensor): tf.Tenso
  * `d = (locQ − locP)/scaleP`, so no square of a large scale is formed before
  * the ratio; each half-square is `z·(½z)`, finite (with its gradient)
  * wherever the true one is (see {@link halfSquare}), and a tensor scaleP
- * divides through {@link safeDiv}. `log r` is `log(r)` while r is a normal
- * float32, and `log scaleQ − log scaleP` otherwise: a ratio that underflows
- * (scaleQ = 10⁻⁵, scaleP = 10³⁸) would lose its digits or become 0
- * (`−log 0 = ∞`, gradient `1/r` = ∞ where the true `−1/scaleQ` is −10⁵).
+ * divides through {@link safeDiv}. `log r` is `log scaleQ − log scaleP` for
+ * a number scaleP (its log in double precision), and for a tensor scaleP
+ * `log(r)` while r is a normal float32, the difference of the logs
+ * otherwise: a ratio that underflows (scaleQ = 10⁻⁵, scaleP = 10³⁸) would
+ * lose its digits or become 0 (`−log 0 = ∞`, gradient `1/r` = ∞ where the
+ * true `−1/scaleQ` is −10⁵).
  */
 export function normalKL(
     locQ: tf.Tensor, scaleQ: tf.Tensor, locP: tf.Tensor|number, scaleP: tf.Tensor|number): tf.Tensor {
   return tf.tidy(() => {
     const r = scaledResidual(scaleQ, 0, scaleP);
     const d = scaledResidual(locQ, locP, scaleP);
-    const logScaleP = typeof scaleP === 'number' ? Math.log(scaleP) : tf.log(scaleP);
-    // Both branches have finite gradients everywhere (the clip keeps log's argument
-    // positive and finite): tf.where multiplies the unused branch's gradient by 0,
-    // and 0·∞ is NaN. An r of ∞ keeps the first branch: log r is then 88.7
-    // instead of its true value, but the KL is +∞ either way.
-    const logRatio = tf.where(
-        tf.greaterEqual(r, FLOAT32_MIN_NORMAL), tf.log(tf.clipByValue(r, FLOAT32_MIN_NORMAL, FLOAT32_MAX)),
-        tf.sub(tf.log(scaleQ), logScaleP));
+    let logRatio: tf.Tensor;
+    if (typeof scaleP === 'number') {
+      // log scaleQ − log scaleP, the second in double precision: no ratio to underflow, one log.
+      logRatio = tf.sub(tf.log(scaleQ), Math.log(scaleP));
+    } else {
+      // Both branches have finite gradients everywhere (the clip keeps log's argument
+      // positive and finite): tf.where multiplies the unused branch's gradient by 0,
+      // and 0·∞ is NaN. An r of ∞ keeps the first branch: log r is then 88.7
+      // instead of its true value, but the KL is +∞ either way.
+      logRatio = tf.where(
+          tf.greaterEqual(r, FLOAT32_MIN_NORMAL), tf.log(tf.clipByValue(r, FLOAT32_MIN_NORMAL, FLOAT32_MAX)),
+          tf.sub(tf.log(scaleQ), tf.log(scaleP)));
+    }
     return tf.sub(tf.add(tf.sub(halfSquare(r), 0.5), halfSquare(d)), logRatio);
   });
 }

@@ -165,57 +165,41 @@ export function gaussianNLLFixedScale(x: tf.Tensor, mean: tf.Tensor, scale = 1):
 const DIRECT_LOG_VARIANCE_LIMIT = 170;
 
 /**
- * `½·d²·e^{−v}`, element-wise, for d and v of one shape (no autodiff: used
- * inside the custom gradient below).
- *
- * For |v| ≤ 170 it is `(d·√½·e^{−v/2})²`: `e^{−v/2}` is a normal float32
- * there, and the product overflows only where the result does. Beyond, it is
- * `exp(2·(log|d| − v/2) − log 2)`: at v = −180, `e^{90}` alone is ∞ in
- * float32 and `0·∞` a NaN at d = 0, while the log-space form gives
- * `exp(−∞) = 0` there, and the exact value wherever it fits in float32 (its
- * argument is rounded once, a relative error of about (|v| + |log|d||)·2⁻²⁴,
- * which is the sensitivity of e^{−v} to v's own float32 rounding).
- */
-function halfSquareExpNeg(d: tf.Tensor, v: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const direct = tf.square(tf.mul(tf.mul(d, Math.SQRT1_2), tf.exp(tf.mul(-0.5, v))));
-    const logSpace = tf.exp(tf.sub(tf.mul(2, tf.sub(tf.log(tf.abs(d)), tf.mul(0.5, v))), Math.LN2));
-    return tf.where(tf.lessEqual(tf.abs(v), DIRECT_LOG_VARIANCE_LIMIT), direct, logSpace);
-  });
-}
-
-/**
- * `d·e^{−v}`, element-wise (the derivative of {@link halfSquareExpNeg} in d):
- * `(d·e^{−v/2})·e^{−v/2}` for |v| ≤ 170 (for v ≤ 0 the partial product is
- * at most the result, for v > 0 at most d, so nothing overflows early), else
- * `±exp(log|d| − v)` with d's sign, which is 0, not `0·∞`, at d = 0.
- */
-function residualTimesExpNeg(d: tf.Tensor, v: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const e = tf.exp(tf.mul(-0.5, v));
-    const direct = tf.mul(tf.mul(d, e), e);
-    const magnitude = tf.exp(tf.sub(tf.log(tf.abs(d)), v));
-    // The sign by comparison: the wasm backend's Sign kernel returns 0 for |d| below about 1e-7.
-    const logSpace = tf.where(tf.less(d, 0), tf.neg(magnitude), magnitude);
-    return tf.where(tf.lessEqual(tf.abs(v), DIRECT_LOG_VARIANCE_LIMIT), direct, logSpace);
-  });
-}
-
-/**
  * `½·d²·e^{−v}` with its exact gradient, `∂/∂d = d·e^{−v}` and
- * `∂/∂v = −½·d²·e^{−v}`, each computed directly in its own stable form.
- * Autodiff through the forward pass cannot be used: the log-space branch's
- * derivative in d is `e^{…}/|d|`, `0·∞` at d = 0, and `tf.where` passes a
- * branch's NaN on even where it selects the other.
+ * `∂/∂v = −½·d²·e^{−v}`, for d and v of one shape.
+ *
+ * For |v| ≤ 170 the value is `½t²` with `t = d·e^{−v/2}` (`e^{−v/2}` is a
+ * normal float32 there, and t overflows only where the result does), and
+ * the d-gradient `t·e^{−v/2}` (for v ≤ 0 the partial product t is at most
+ * the result, for v > 0 at most d, so nothing overflows early). Beyond, in
+ * log space with `u = log|d| − v/2 = log|t|`: the value `exp(2u − log 2)`
+ * and the d-gradient `±exp(u − v/2)`. At v = −180, `e^{90}` alone is ∞ in
+ * float32 and `0·∞` a NaN at d = 0, while the log-space forms give
+ * `exp(−∞) = 0` there, and the exact value wherever it fits in float32 (the
+ * exponent is rounded once, a relative error of about (|v| + |log|d||)·2⁻²⁴,
+ * the sensitivity of e^{−v} to v's own float32 rounding). Both branches
+ * share `e^{−v/2}`, `v/2` and `log|d|` with the gradient.
+ *
+ * A custom gradient because autodiff through the log-space branch gives
+ * `e^{…}/|d|`, `0·∞` at d = 0, and `tf.where` passes a branch's NaN on even
+ * where it selects the other.
  */
 const halfQuadratic = tf.customGrad(((d: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
-  const value = halfSquareExpNeg(d, v);
-  save([d, v, value]);
+  const halfV = tf.mul(v, -0.5);  // −v/2
+  const e = tf.exp(halfV);  // e^{−v/2}
+  const t = tf.mul(d, e);
+  const u = tf.add(tf.log(tf.abs(d)), halfV);  // log|t|, −∞ at d = 0
+  const direct = tf.lessEqual(tf.abs(v), DIRECT_LOG_VARIANCE_LIMIT);
+  const value = tf.where(direct, tf.mul(t, tf.mul(t, 0.5)), tf.exp(tf.sub(tf.add(u, u), Math.LN2)));
+  save([d, e, t, u, halfV, direct, value]);
   return {
     value,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sd, sv, sValue] = saved;
-      return [tf.mul(dy, residualTimesExpNeg(sd, sv)), tf.neg(tf.mul(dy, sValue))];
+      const [sd, se, st, su, sHalfV, sDirect, sValue] = saved;
+      const magnitude = tf.exp(tf.add(su, sHalfV));  // |d|·e^{−v}
+      // The sign by comparison: the wasm backend's Sign kernel returns 0 for |d| below about 1e-7.
+      const logSpace = tf.where(tf.less(sd, 0), tf.neg(magnitude), magnitude);
+      return [tf.mul(dy, tf.where(sDirect, tf.mul(st, se), logSpace)), tf.neg(tf.mul(dy, sValue))];
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as (d: tf.Tensor, v: tf.Tensor) => tf.Tensor;
