@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {Kwargs, LayerArgs} from '../util/tfjs_types';
 
+import {standardNormalKL} from '../distributions/normal';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
 import {checkKnownOptions, checkNonNegative, LAYER_ARG_NAMES} from '../util/validate';
 import type {AnyTensor, LayerIO, SymbolicTensor} from './apply_types';
@@ -32,13 +33,14 @@ const KL_DIVERGENCE_ARG_NAMES = ['weight', 'freeBits', ...LAYER_ARG_NAMES];
 /**
  * Per-element KL divergence `KL(N(mu, e^logVar) ‖ N(0, 1))`:
  *
- *     kl = ½ (e^logVar + mu² − 1 − logVar)
+ *     kl = ½ (e^logVar − 1 − logVar) + ½ mu²
  *
- * Exact for every finite input; `e^logVar` overflows float32 only for
- * logVar > 88.7 (a variance above 3·10³⁸).
+ * finite and accurate wherever the true value fits in float32 (see
+ * `standardNormalKL`: no overflow of `mu²` or `e^logVar` before the ½, no
+ * cancellation of `e^v − 1 − v` near v = 0); +∞, never NaN, beyond.
  */
 export function gaussianKLElementwise(mu: tf.Tensor, logVar: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(0.5, tf.sub(tf.add(tf.exp(logVar), tf.square(mu)), tf.add(1, logVar))));
+  return standardNormalKL(mu, logVar);
 }
 
 /**

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type {Kwargs, LayerArgs, Shape} from '../util/tfjs_types';
 
+import {sampleFromLogVariance} from '../distributions/normal';
 import {SeedStream} from '../util/seed';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
 import {checkKnownOptions, checkPositiveInteger, checkSeed, LAYER_ARG_NAMES} from '../util/validate';
@@ -43,10 +44,13 @@ export interface ReparameterizeArgs extends LayerArgs {
   inferenceMode?: InferenceMode;
 }
 
-/** `mu + e^{logVar/2} ⊙ eps` — the sample for a given standard-normal `eps`. */
+/**
+ * `mu + e^{logVar/2} ⊙ eps` — the sample for a given standard-normal `eps`,
+ * finite wherever the true value is (see `sampleFromLogVariance`: at
+ * logVar = 1000 and eps = 0 it is mu, not `∞·0 = NaN`).
+ */
 export function reparameterizeWithNoise(mu: tf.Tensor, logVar: tf.Tensor, eps: tf.Tensor): tf.Tensor {
-  // e^{logVar/2} rather than sqrt(e^logVar): it cannot overflow before the result does.
-  return tf.tidy(() => tf.add(mu, tf.mul(tf.exp(tf.mul(0.5, logVar)), eps)));
+  return sampleFromLogVariance(mu, logVar, eps);
 }
 
 /** Repeats each row k times along axis 0: `[B, ...] → [B·k, ...]`, row b·k+s = row b. */
