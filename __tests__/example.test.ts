@@ -19,7 +19,8 @@ function run(args: string[], timeoutMs: number): SpawnSyncReturns<string> {
 }
 
 /** `epoch 1/2  train -ELBO 505.75  val -ELBO 428.49  time 7.9 s (cpu 7.8 s)` */
-const EPOCH_LINE = /^epoch\s+(\d+)\/(\d+)\s+train -ELBO (\S+)\s+val -ELBO (\S+)\s+time (\S+) s/;
+const EPOCH_LINE =
+    /^epoch\s+(\d+)\/(\d+)\s+train -ELBO (\S+)\s+val -ELBO (\S+) \(reconstruction (\S+) \+ KL (\S+)\)\s+time (\S+) s/;
 
 beforeAll(() => {
   // `npm test` builds first; a bare `jest` run builds only when dist is missing.
@@ -51,7 +52,8 @@ describe('examples/mnist-vae/train.mjs', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(/^backend: wasm /);
     const epochs = lines.map((l) => EPOCH_LINE.exec(l)).filter((m): m is RegExpExecArray => m != null).map((m) => ({
-      epoch: Number(m[1]), of: Number(m[2]), loss: Number(m[3]), valLoss: Number(m[4]), seconds: Number(m[5]),
+      epoch: Number(m[1]), of: Number(m[2]), loss: Number(m[3]), valLoss: Number(m[4]),
+      valReconstruction: Number(m[5]), valKL: Number(m[6]), seconds: Number(m[7]),
     }));
     expect(epochs.map((e) => [e.epoch, e.of])).toEqual([[1, 2], [2, 2]]);
     for (const e of epochs) {
@@ -61,6 +63,9 @@ describe('examples/mnist-vae/train.mjs', () => {
       // A negative ELBO of binarised-ish 784-pixel images: positive, and below the 784·ln 2 ≈ 543 nats of a coin flip per pixel.
       expect(e.valLoss).toBeGreaterThan(0);
       expect(e.valLoss).toBeLessThan(600);
+      // The per-term logs: the printed terms (2 decimals each) add up to the printed negative ELBO.
+      expect(e.valKL).toBeGreaterThan(0);
+      expect(Math.abs(e.valReconstruction + e.valKL - e.valLoss)).toBeLessThanOrEqual(0.011);
     }
     expect(epochs[1].valLoss).toBeLessThan(epochs[0].valLoss);
 

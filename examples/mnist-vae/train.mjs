@@ -264,8 +264,10 @@ async function main(argv) {
         const seconds = (performance.now() - epochStart) / 1000;
         const cpu = process.cpuUsage(epochCpu);
         const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-        log(`epoch ${String(epoch + 1).padStart(width)}/${opts.epochs}  train -ELBO ${fmt(logs.loss)}  ` +
-            `val -ELBO ${fmt(logs.val_loss)}  time ${fmt(seconds, 1)} s (cpu ${fmt(cpuSeconds, 1)} s)`);
+        // negative_elbo, reconstruction and kl: the per-term logs every model with a divergence layer gets.
+        log(`epoch ${String(epoch + 1).padStart(width)}/${opts.epochs}  train -ELBO ${fmt(logs.negative_elbo)}  ` +
+            `val -ELBO ${fmt(logs.val_negative_elbo)} (reconstruction ${fmt(logs.val_reconstruction)} + KL ${fmt(logs.val_kl)})  ` +
+            `time ${fmt(seconds, 1)} s (cpu ${fmt(cpuSeconds, 1)} s)`);
         if (!Number.isFinite(logs.loss) || !Number.isFinite(logs.val_loss)) {
           throw new Error(`training diverged at epoch ${epoch + 1}: loss=${logs.loss}, val_loss=${logs.val_loss}`);
         }
