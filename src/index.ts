@@ -17,10 +17,13 @@ import * as flows from './flows';
 import * as io from './io';
 import * as layers from './layers';
 import * as losses from './losses';
+import * as objectives from './objectives';
 import * as priors from './priors';
 import {applyFastWasmKernelsDefault} from './perf';
 
-export {callbacks, distributions, flows, io, layers, losses, priors};
+export {callbacks, distributions, flows, io, layers, losses, objectives, priors};
+export {estimateLogLikelihood} from './objectives';
+export type {EstimateLogLikelihoodArgs, LogLikelihoodEstimate} from './objectives';
 export {evaluateObjective, isFullObjectiveEvaluation, setFullObjectiveEvaluation} from './engine/full_objective';
 export type {BatchIterable, EvaluateObjectiveArgs, ObjectiveResult} from './engine/full_objective';
 export {isTermLogs, setTermLogs} from './engine/term_logs';

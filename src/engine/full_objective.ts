@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import {collectLayerLosses} from './layer_losses';
+import {isBoundLoss} from './log_weights';
 import {divergenceLayers, divergenceTermNames} from './term_logs';
 
 type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
@@ -41,8 +42,23 @@ interface BatchObjective {
   layer: tf.Scalar;
   perOutput: tf.Scalar[];
   metrics: tf.Scalar[];
-  /** Each divergence layer's term as it enters the ELBO (see `term_logs.ts`), in `divergenceLayers` order. */
+  /**
+   * The ELBO's terms: each divergence as it enters it, in `termNames` order
+   * (see `term_logs.ts`), and its data term (the compiled loss, or for a
+   * bound loss the Monte Carlo reconstruction the bound saw).
+   */
   terms: tf.Scalar[];
+  elboData: tf.Scalar;
+}
+
+/**
+ * The names of the ELBO's divergence terms of a model, as in `fit`'s logs:
+ * `kl` for one divergence layer, the layer names for several; with a bound
+ * loss `kl` (the bound's) first, then the layers it does not cover.
+ */
+function termNames(m: CompiledModel): string[] {
+  const layers = divergenceLayers(m.layers);
+  return isBoundLoss(m.lossFunctions![0]) ? ['kl', ...layers.map((l) => l.name)] : divergenceTermNames(layers);
 }
 
 function asCompiled(model: tfl.LayersModel, where: string): CompiledModel {
@@ -65,10 +81,16 @@ function batchObjective(m: CompiledModel, xs: tf.Tensor[], ys: tf.Tensor[]): Bat
     const out = m.apply(xs.length === 1 ? xs[0] : xs, {training: false});
     const outputs = Array.isArray(out) ? out : [out];
     const perOutput = lossFns.map((fn, i) => tf.mean(fn(ys[i], outputs[i])) as tf.Scalar);
-    // Inside the collection: the per-term metrics read the terms it gathered.
-    const metrics = (m.metricsTensors ?? []).map(([fn, i]) => tf.mean(fn(ys[i], outputs[i])) as tf.Scalar);
-    const terms = divergenceLayers(m.layers).map((l) => l.currentDivergence());
-    return {perOutput, metrics, terms};
+    // Inside the collection: the per-term metrics read the terms it gathered. With several outputs the
+    // first entries are the outputs' losses, as in tfjs's train function (a bound loss is read once per step).
+    const several = outputs.length > 1;
+    const metrics = (m.metricsTensors ?? []).map(([fn, i], j) =>
+        several && j < outputs.length ? perOutput[j] : tf.mean(fn(ys[i], outputs[i])) as tf.Scalar);
+    const layerTerms = divergenceLayers(m.layers).map((l) => l.currentDivergence());
+    const bound = isBoundLoss(lossFns[0]) ? lossFns[0].logTerms(ys[0], outputs[0]) : null;
+    const terms = bound === null ? layerTerms : [tf.mean(bound.kl) as tf.Scalar, ...layerTerms];
+    const elboData = bound === null ? null : tf.mean(bound.reconstruction) as tf.Scalar;
+    return {perOutput, metrics, terms, elboData};
   });
   const {perOutput, metrics, terms} = result;
   const data = perOutput.length === 1 ? perOutput[0] : tf.addN(perOutput) as tf.Scalar;
@@ -76,7 +98,7 @@ function batchObjective(m: CompiledModel, xs: tf.Tensor[], ys: tf.Tensor[]): Bat
   const others = m.calculateLosses();
   const layer = others.length === 0 ? layerLoss : tf.addN([layerLoss, ...others]) as tf.Scalar;
   const total = tf.add(data, layer) as tf.Scalar;
-  return {total, data, layer, perOutput, metrics, terms};
+  return {total, data, layer, perOutput, metrics, terms, elboData: result.elboData ?? data};
 }
 
 type MakeTestFunction = (this: tfl.LayersModel) => void;
@@ -117,18 +139,26 @@ export interface ObjectiveResult {
    * and no free bits, for a VAE, the negative ELBO), in nats per example.
    */
   loss: number;
-  /** The compiled loss (summed over outputs): the expected negative log-likelihood. */
+  /**
+   * The compiled loss (summed over outputs): the expected negative
+   * log-likelihood — or, for a model compiled with a bound loss of
+   * `tfv.objectives`, the negative bound.
+   */
   dataTerm: number;
   /** Every layer loss as trained: divergences (times β, with free bits) and weight regularizers. */
   layerLosses: number;
   /**
    * Each divergence layer's divergence as it enters the ELBO — no β, no free
    * bits; `BayesianDense`: KL/N — keyed as in `fit`'s logs: `kl` for a model
-   * with one divergence layer, the layer names for several.
+   * with one divergence layer, the layer names for several. With a bound
+   * loss, `kl` is the Monte Carlo KL of the bound's samples (mean of
+   * `log q(z|x) − log p(z)`), then any divergence layer it does not cover.
    */
   divergences: {[name: string]: number};
   /**
-   * The true negative ELBO: `dataTerm + Σ divergences`. Equal to `loss` when
+   * The true negative ELBO: `dataTerm + Σ divergences` (with a bound loss:
+   * the Monte Carlo reconstruction of its samples + Σ divergences, the
+   * k-sample ELBO). Equal to `loss` when
    * β = 1, free bits are off and there are no weight regularizers.
    */
   negativeElbo: number;
@@ -169,20 +199,21 @@ export async function evaluateObjective(
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`${where}: expected batchSize to be a positive integer. Received: batchSize=${batchSize}`);
   }
-  const names = divergenceTermNames(divergenceLayers(m.layers));
-  const sums = {total: 0, data: 0, layer: 0, terms: names.map(() => 0)};
+  const names = termNames(m);
+  const sums = {total: 0, data: 0, layer: 0, elboData: 0, terms: names.map(() => 0)};
   let n = 0;
   const accumulate = async (xs: tf.Tensor[], ys: tf.Tensor[]) => {
     const nb = xs[0].shape[0];
     const r = tf.tidy(() => {
       const o = batchObjective(m, xs, ys);
-      return tf.stack([o.total, o.data, o.layer, ...o.terms]);
+      return tf.stack([o.total, o.data, o.layer, o.elboData, ...o.terms]);
     });
-    const [total, data, layer, ...terms] = Array.from(await r.data());
+    const [total, data, layer, elboData, ...terms] = Array.from(await r.data());
     r.dispose();
     sums.total += total * nb;
     sums.data += data * nb;
     sums.layer += layer * nb;
+    sums.elboData += elboData * nb;
     terms.forEach((t, i) => sums.terms[i] += t * nb);
     n += nb;
   };
@@ -220,6 +251,6 @@ export async function evaluateObjective(
   }
   const divergences: {[name: string]: number} = {};
   names.forEach((name, i) => divergences[name] = sums.terms[i] / n);
-  const negativeElbo = (sums.data + sums.terms.reduce((a, b) => a + b, 0)) / n;
+  const negativeElbo = (sums.elboData + sums.terms.reduce((a, b) => a + b, 0)) / n;
   return {loss: sums.total / n, dataTerm: sums.data / n, layerLosses: sums.layer / n, divergences, negativeElbo, numExamples: n};
 }

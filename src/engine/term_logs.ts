@@ -31,6 +31,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import {DivergenceSource, isDivergenceLayer} from '../layers/divergence_layer';
+import {BoundLossLike, isBoundLoss} from './log_weights';
 
 type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 
@@ -50,13 +51,17 @@ interface Tagged {
   [ADDED]?: number;
 }
 
-/** Every divergence layer of `layers`, searching nested models; each once. */
+/**
+ * Every divergence layer of `layers`, searching nested models; each once.
+ * Layers whose divergence a bound loss holds per sample (`coveredByBound`)
+ * are left out: their term is the bound's `kl`.
+ */
 export function divergenceLayers(layers: tfl.layers.Layer[]): DivergenceSource[] {
   const found = new Set<DivergenceSource>();
   const visit = (list: tfl.layers.Layer[]) => {
     for (const layer of list) {
       if (isDivergenceLayer(layer)) {
-        found.add(layer);
+        if ((layer as {coveredByBound?: boolean}).coveredByBound !== true) found.add(layer);
       } else if (Array.isArray((layer as unknown as {layers?: unknown}).layers)) {
         visit((layer as unknown as {layers: tfl.layers.Layer[]}).layers);
       }
@@ -73,12 +78,13 @@ export function divergenceTermNames(layers: DivergenceSource[]): string[] {
 
 /** The extra metrics of a model: names and functions `(yTrue, yPred) → scalar`. */
 function termMetrics(m: CompiledModel): Array<[string, LossFn]> {
+  const dataLoss = m.lossFunctions[0];
   const layers = divergenceLayers(m.layers);
+  if (m.outputs.length === 1 && isBoundLoss(dataLoss)) return boundTermMetrics(dataLoss, layers);
   if (layers.length === 0) return [];
   const names = divergenceTermNames(layers);
   const metrics: Array<[string, LossFn]> = layers.map((layer, i) => [names[i], () => layer.currentDivergence()]);
   if (m.outputs.length !== 1) return metrics;
-  const dataLoss = m.lossFunctions[0];
   // negative_elbo reuses the reconstruction of the same step (tfjs calls the
   // metrics in order, on the same target and output tensors).
   let last: {yTrue: tf.Tensor, yPred: tf.Tensor, value: tf.Tensor}|null = null;
@@ -93,6 +99,26 @@ function termMetrics(m: CompiledModel): Array<[string, LossFn]> {
     return tf.addN([data, ...layers.map((l) => l.currentDivergence())]);
   });
   return [['reconstruction', reconstruction], ...metrics, ['negative_elbo', negativeElbo]];
+}
+
+/**
+ * A model compiled with a bound loss: `reconstruction` and `kl` are the
+ * k-sample Monte Carlo terms the bound saw in the same step, `negative_elbo`
+ * their sum plus any divergence layer the bound does not cover (named after
+ * the layer).
+ */
+function boundTermMetrics(bound: BoundLossLike, layers: DivergenceSource[]): Array<[string, LossFn]> {
+  const term = (pick: 'reconstruction'|'kl'): LossFn => (yTrue, yPred) => {
+    const terms = bound.logTerms(yTrue, yPred);
+    return terms === null ? tf.scalar(NaN) : tf.mean(terms[pick]);
+  };
+  const others: Array<[string, LossFn]> = layers.map((layer) => [layer.name, () => layer.currentDivergence()]);
+  const negativeElbo: LossFn = (yTrue, yPred) => tf.tidy(() => {
+    const terms = bound.logTerms(yTrue, yPred);
+    if (terms === null) return tf.scalar(NaN);
+    return tf.addN([tf.mean(terms.reconstruction), tf.mean(terms.kl), ...layers.map((l) => l.currentDivergence())]);
+  });
+  return [['reconstruction', term('reconstruction')], ['kl', term('kl')], ...others, ['negative_elbo', negativeElbo]];
 }
 
 let enabled = true;
@@ -120,7 +146,8 @@ export function addedMetricCount(model: tfl.LayersModel): number {
   return m[ADDED] ?? 0;
 }
 
-function appendTermMetrics(model: tfl.LayersModel): void {
+/** Appends the per-term metrics to a just-compiled model (our `compile` replacement calls it). */
+export function appendTermMetrics(model: tfl.LayersModel): void {
   const m = model as unknown as CompiledModel & Tagged;
   m[ADDED] = 0;
   if (!enabled || !Array.isArray(m.metricsNames) || !Array.isArray(m.metricsTensors)) return;
@@ -134,7 +161,6 @@ function appendTermMetrics(model: tfl.LayersModel): void {
 }
 
 type Proto = {
-  compile(this: tfl.LayersModel, args: tfl.ModelCompileArgs): void;
   evaluate(this: tfl.LayersModel, ...rest: unknown[]): tf.Scalar|tf.Scalar[];
   evaluateDataset(this: tfl.LayersModel, ...rest: unknown[]): Promise<tf.Scalar|tf.Scalar[]>;
   trainOnBatch(this: tfl.LayersModel, ...rest: unknown[]): Promise<number|number[]>;
@@ -153,23 +179,20 @@ function withoutAdded<T>(model: tfl.LayersModel, result: T|T[], release: (droppe
 }
 
 /**
- * Installs the per-term logs on `tfl.LayersModel.prototype` (once; safe to
- * call again). Returns whether they are installed.
+ * Installs, on `tfl.LayersModel.prototype`, the replacements of `evaluate`,
+ * `evaluateDataset` and `trainOnBatch` that drop the per-term values from
+ * their results (once; safe to call again). `appendTermMetrics` runs from our
+ * `compile` replacement (`model_patches.ts`).
  */
 export function installTermLogs(): boolean {
   const proto = tfl.LayersModel.prototype as unknown as Proto & {[ORIGINAL]?: Proto};
   if (proto[ORIGINAL] != null) return true;
   const original: Proto = {
-    compile: proto.compile,
     evaluate: proto.evaluate,
     evaluateDataset: proto.evaluateDataset,
     trainOnBatch: proto.trainOnBatch,
   };
   Object.defineProperty(proto, ORIGINAL, {value: original});
-  proto.compile = function(args) {
-    original.compile.call(this, args);
-    appendTermMetrics(this);
-  };
   proto.evaluate = function(...rest) {
     return withoutAdded(this, original.evaluate.apply(this, rest), (dropped) => tf.dispose(dropped));
   };

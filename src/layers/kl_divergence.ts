@@ -11,6 +11,7 @@ import {checkKnownOptions, checkNonNegative, LAYER_ARG_NAMES} from '../util/vali
 import type {AnyTensor, LayerIO, SymbolicTensor} from './apply_types';
 import {DivergenceLayer} from './divergence_layer';
 import {gaussianParamShape, ShapeArg, splitGaussianParams} from './gaussian_params';
+import {LatentPrior, STANDARD_NORMAL} from './latent_prior';
 
 export interface KLDivergenceLayerArgs extends LayerArgs {
   /**
@@ -85,6 +86,8 @@ export class KLDivergenceLayer extends DivergenceLayer {
   static className = 'KLDivergenceLayer';
 
   readonly freeBits: number;
+  /** Set by `compile` with a bound loss: the bound holds this latent's divergence per sample. */
+  private covered = false;
 
   constructor(args: KLDivergenceLayerArgs = {}) {
     const where = 'klDivergence';
@@ -119,7 +122,7 @@ export class KLDivergenceLayer extends DivergenceLayer {
 
   override call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor|tf.Tensor[] {
     const list = Array.isArray(inputs) ? inputs : [inputs];
-    const key = this.divergenceKey(list, kwargs);
+    const key = this.covered ? null : this.divergenceKey(list, kwargs);
     if (key === null) {
       gaussianParamShape('klDivergence', list.length === 1 ? list[0].shape : list.map((t) => t.shape));
     } else {
@@ -134,6 +137,27 @@ export class KLDivergenceLayer extends DivergenceLayer {
     // which must not free what this layer returns.
     const out = list.map((t) => tf.clone(t));
     return Array.isArray(inputs) ? out : out[0];
+  }
+
+  /** The prior `p(z)` of the latent whose parameters this layer passes on (N(0, I)). */
+  latentPrior(): LatentPrior {
+    return STANDARD_NORMAL;
+  }
+
+  /** Whether a bound loss covers this layer's divergence (its KL is then not added). */
+  get coveredByBound(): boolean {
+    return this.covered;
+  }
+
+  /**
+   * Set by `compile` with a bound loss of `tfv.objectives` when this layer
+   * feeds a `Reparameterize` layer, which then records `log p(z) − log q(z|x)`
+   * per sample: the closed-form KL is not added on top. Not saved in the config.
+   *
+   * @internal
+   */
+  setCoveredByBound(covered: boolean): void {
+    this.covered = covered;
   }
 
   override getConfig(): tf.serialization.ConfigDict {

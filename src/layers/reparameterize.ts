@@ -6,13 +6,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type {Kwargs, LayerArgs, Shape} from '../util/tfjs_types';
 
-import {sampleFromLogVariance} from '../distributions/normal';
+import {HALF_LOG_TWO_PI, halfSquare, sampleFromLogVariance} from '../distributions/normal';
+import {isCollectingLayerLosses} from '../engine/layer_losses';
+import {estimationSamples, recordLogWeights} from '../engine/log_weights';
 import {SeedStream} from '../util/seed';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
 import {checkKnownOptions, checkPositiveInteger, checkSeed, LAYER_ARG_NAMES} from '../util/validate';
 import type {AnyTensor, LayerIO, SymbolicTensor} from './apply_types';
 import {gaussianParamShape, ShapeArg, splitGaussianParams} from './gaussian_params';
 import {checkInferenceMode, InferenceMode} from './inference_mode';
+import {LatentPrior, STANDARD_NORMAL, sumEvent} from './latent_prior';
 
 export type {InferenceMode} from './inference_mode';
 
@@ -88,6 +91,9 @@ export class Reparameterize extends tfl.layers.Layer {
   readonly seed: number|undefined;
   private mode: InferenceMode;
   private readonly seeds: SeedStream;
+  /** Set by `compile` with a bound loss (and by `estimateLogLikelihood`): record per-sample log-weights. */
+  private emitting = false;
+  private prior: LatentPrior = STANDARD_NORMAL;
 
   constructor(args: ReparameterizeArgs = {}) {
     const where = 'reparameterize';
@@ -130,13 +136,40 @@ export class Reparameterize extends tfl.layers.Layer {
   override call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
       const [mu, logVar] = splitGaussianParams('reparameterize', inputs);
-      const sample = kwargs['training'] === true || this.mode === 'sample';
-      const m = repeatRows(mu, this.samples);
+      const estimating = estimationSamples();
+      // Per-sample log-weights for a bound loss: at training, in a full-objective evaluation, or while
+      // estimateLogLikelihood runs (which also sets the number of samples). They need a draw, whatever the mode.
+      const emit = this.emitting && (kwargs['training'] === true || isCollectingLayerLosses() || estimating !== null);
+      const k = emit && estimating !== null ? estimating : this.samples;
+      const sample = emit || kwargs['training'] === true || this.mode === 'sample';
+      const m = repeatRows(mu, k);
       if (!sample) return m;
-      const lv = repeatRows(logVar, this.samples);
+      const lv = repeatRows(logVar, k);
       const eps = tf.randomNormal(m.shape, 0, 1, 'float32', this.seeds.next());
-      return reparameterizeWithNoise(m, lv, eps);
+      const z = reparameterizeWithNoise(m, lv, eps);
+      if (emit) {
+        // log q(z|x) through the noise: −½ε² − ½logVar − ½log 2π per dimension — the density at z, with the
+        // same total gradient (see normalLogProbOfNoise) — written with logVar itself (log σ = ½logVar: no
+        // e^{logVar/2} to underflow). log p(z) under the latent's prior.
+        const logQ = sumEvent(tf.sub(tf.sub(tf.neg(halfSquare(eps)), tf.mul(0.5, lv)), HALF_LOG_TWO_PI));
+        const logWeights = tf.sub(this.prior.logProb(z), logQ);
+        recordLogWeights(`reparameterize '${this.name}'`, tf.reshape(logWeights, [mu.shape[0], k]));
+      }
+      return z;
     });
+  }
+
+  /**
+   * Switches the recording of per-sample log-weights `log p(z) − log q(z|x)`
+   * (`[batch, samples]`) on or off, with the latent's prior (default N(0, I)).
+   * `compile` with a bound loss of `tfv.objectives` and
+   * `tfv.estimateLogLikelihood` call it; not saved in the config.
+   *
+   * @internal
+   */
+  setLogWeightEmission(on: boolean, prior: LatentPrior|null): void {
+    this.emitting = on;
+    this.prior = prior ?? STANDARD_NORMAL;
   }
 
   /** Restarts the seeded noise sequence from its first draw. */
