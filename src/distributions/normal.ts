@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-/** ½ log 2π. */
+/** ½ log 2π: the normalising constant of every Gaussian density in the library (defined here only). */
 export const HALF_LOG_TWO_PI = 0.5 * Math.log(2 * Math.PI);
 
 /**
@@ -100,17 +100,46 @@ function scaledResidual(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.Tensor|nu
 }
 
 /**
- * `log N(x; loc, scale²) = −½ ((x − loc)/scale)² − log scale − ½ log 2π`.
+ * `−log N(x; loc, scale²) = ½ ((x − loc)/scale)² + log scale + ½ log 2π`,
+ * the one implementation of the normal log-density: {@link normalLogProb} is
+ * its negation, the fixed-scale Gaussian NLL of `tfv.losses` is this.
  * `loc` and `scale` may be tensors or numbers; `scale > 0`.
+ *
+ * With z = (x − loc)/scale (a number scale as the double-precision factor
+ * `1/scale`, applied in float32-sized pieces where it lies outside float32's
+ * range; see {@link mulByPositiveConstant}), the half-square is `z·(½z)`
+ * (see {@link halfSquare}): squaring before halving would overflow from
+ * |z| = 1.8·10¹⁹, where the value still fits in float32, and the gradient
+ * `z/scale` is formed without an overflowing `2z`. For a number scale the
+ * constant `log scale + ½ log 2π` is summed in double precision and added
+ * once.
+ */
+export function normalNegLogProb(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.Tensor|number): tf.Tensor {
+  return tf.tidy(() => {
+    const halfZ2 = halfSquare(scaledResidual(x, loc, scale));
+    if (typeof scale === 'number') return tf.add(halfZ2, Math.log(scale) + HALF_LOG_TWO_PI);
+    return tf.add(tf.add(halfZ2, tf.log(scale)), HALF_LOG_TWO_PI);
+  });
+}
+
+/**
+ * `log N(x; loc, scale²) = −½ ((x − loc)/scale)² − log scale − ½ log 2π`,
+ * the negation of {@link normalNegLogProb}. `loc` and `scale` may be tensors
+ * or numbers; `scale > 0`.
  */
 export function normalLogProb(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.Tensor|number): tf.Tensor {
-  return tf.tidy(() => {
-    // ½z² as z·(½z): finite wherever the true value is, and so is its gradient (see halfSquare).
-    const halfZ2 = halfSquare(scaledResidual(x, loc, scale));
-    // A number scale: its log in double precision (exact for scales float32 cannot hold).
-    const logScale = typeof scale === 'number' ? Math.log(scale) : tf.log(scale);
-    return tf.sub(tf.sub(tf.neg(halfZ2), logScale), HALF_LOG_TWO_PI);
-  });
+  return tf.tidy(() => tf.neg(normalNegLogProb(x, loc, scale)));
+}
+
+/**
+ * The reparameterized sample `loc + scale ⊙ eps` for a standard-normal
+ * `eps`: the one place this product is written (the `Normal` distribution,
+ * the Monte Carlo divergence of priors and the dense estimators call it).
+ * Broadcasts like `tf.add`/`tf.mul`; gradients `∂/∂loc = 1`, `∂/∂scale = eps`.
+ * (For a log-variance parameterization see {@link sampleFromLogVariance}.)
+ */
+export function normalSampleFromNoise(loc: tf.Tensor|number, scale: tf.Tensor|number, eps: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.add(loc, tf.mul(scale, eps)));
 }
 
 /**
@@ -125,9 +154,14 @@ export function normalLogProb(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.Ten
  * `∂/∂loc = 0`, `∂/∂scale = −1/scale` — but without the rounding of
  * recomputing `(w − loc)/scale`.
  */
-export function normalLogProbOfNoise(eps: tf.Tensor, scale: tf.Tensor): tf.Tensor {
+export function normalLogProbOfNoise(eps: tf.Tensor, scale: tf.Tensor|number): tf.Tensor {
   // ½eps² as eps·(½eps): overflows only where the true value does, and so does its gradient (see halfSquare).
-  return tf.tidy(() => tf.sub(tf.sub(tf.neg(halfSquare(eps)), tf.log(scale)), HALF_LOG_TWO_PI));
+  return tf.tidy(() => {
+    const negHalfEps2 = tf.neg(halfSquare(eps));
+    // A number scale: the constant in double precision, subtracted once.
+    if (typeof scale === 'number') return tf.sub(negHalfEps2, Math.log(scale) + HALF_LOG_TWO_PI);
+    return tf.sub(tf.sub(negHalfEps2, tf.log(scale)), HALF_LOG_TWO_PI);
+  });
 }
 
 /**

@@ -10,6 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+import {normalSampleFromNoise} from '../distributions/normal';
+
 /** A mean-field normal posterior over a dense layer's weights; scales already positive. */
 export interface DensePosterior {
   /** μ, `[in, out]`. */
@@ -114,10 +116,10 @@ export function denseMean(x: tf.Tensor, q: DensePosterior): tf.Tensor {
  */
 export function denseReparameterization(x: tf.Tensor, q: DensePosterior, noise: ReparameterizationNoise): tf.Tensor {
   return tf.tidy(() => {
-    const w = tf.add(q.kernelLoc, tf.mul(q.kernelScale, noise.kernel));
+    const w = normalSampleFromNoise(q.kernelLoc, q.kernelScale, noise.kernel);
     let bias = q.biasLoc;
     if (bias !== null && q.biasScale !== null) {
-      bias = tf.add(bias, tf.mul(q.biasScale, needBiasNoise('denseReparameterization', noise.bias)));
+      bias = normalSampleFromNoise(bias, q.biasScale, needBiasNoise('denseReparameterization', noise.bias));
     }
     return addBias(tf.matMul(x, w), bias);
   });
@@ -148,7 +150,8 @@ export function denseLocalReparameterization(
     const s = columnScale(bayesianBias ? tf.concat([q.kernelScale, tf.reshape(q.biasScale as tf.Tensor, [1, -1])], 0) : q.kernelScale);
     let variance = tf.matMul(tf.square(x), tf.square(tf.div(q.kernelScale, s)));
     if (bayesianBias) variance = tf.add(variance, tf.square(tf.div(tf.reshape(q.biasScale as tf.Tensor, [1, -1]), s)));
-    return tf.add(mean, tf.mul(tf.mul(safeSqrt(variance), s), noise.output));
+    // y = m + √v ⊙ ζ, a normal sample of the pre-activations.
+    return normalSampleFromNoise(mean, tf.mul(safeSqrt(variance), s), noise.output);
   });
 }
 

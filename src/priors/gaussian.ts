@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import {normalKL, normalLogProb} from '../distributions/normal';
+import {kl} from '../distributions/kl';
+import {Normal} from '../distributions/normal_distribution';
 import {checkFiniteNumber, checkKnownOptions, checkPositive} from '../util/validate';
 import {Prior, registerBuiltinPrior} from './prior';
 
@@ -39,12 +40,19 @@ export class GaussianPrior extends Prior {
     this.scale = args.scale === undefined ? 1 : checkPositive(where, 'scale', args.scale);
   }
 
-  override logProb(w: tf.Tensor): tf.Tensor {
-    return normalLogProb(w, this.loc, this.scale);
+  /** The prior of one weight as a distribution of the core: `N(loc, scale²)`. */
+  distribution(): Normal {
+    return new Normal({loc: this.loc, scale: this.scale});
   }
 
+  /** `log N(w; loc, scale²)` element-wise (the `Normal` distribution's `logProb`: `normalLogProb`). */
+  override logProb(w: tf.Tensor): tf.Tensor {
+    return this.distribution().logProb(w);
+  }
+
+  /** `KL(N(loc_i, scale_i²) ‖ N(this.loc, this.scale²))` element-wise: the registered Normal‖Normal closed form (`normalKL`). */
   override analyticKL(loc: tf.Tensor, scale: tf.Tensor): tf.Tensor {
-    return normalKL(loc, scale, this.loc, this.scale);
+    return kl(new Normal({loc, scale}), this.distribution());
   }
 
   override get hasAnalyticKL(): boolean {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import {normalLogProbOfNoise} from '../distributions/normal';
+import {normalLogProbOfNoise, normalSampleFromNoise} from '../distributions/normal';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
 import {argumentError} from '../util/validate';
 
@@ -54,7 +54,7 @@ export abstract class Prior extends tf.serialization.Serializable {
       if (eps === null) {
         throw new Error(`${this.getClassName()}: a Monte Carlo divergence needs posterior noise eps; none was given`);
       }
-      const w = tf.add(loc, tf.mul(scale, eps));
+      const w = normalSampleFromNoise(loc, scale, eps);
       // log q(w) through the noise (see normalLogProbOfNoise): same value and gradient, less rounding.
       return tf.sum(tf.sub(normalLogProbOfNoise(eps, scale), this.logProb(w)));
     });

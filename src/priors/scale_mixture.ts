@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import {mulByPositiveConstant, normalLogProb} from '../distributions/normal';
+import {mulByPositiveConstant, normalNegLogProb} from '../distributions/normal';
 import {argumentError, checkFiniteNumber, checkKnownOptions, checkPositive} from '../util/validate';
 import {Prior, registerBuiltinPrior} from './prior';
 
@@ -74,7 +74,7 @@ export class ScaleMixturePrior extends Prior {
       const [sW, sN] = firstWide ? [this.scale1, this.scale2] : [this.scale2, this.scale1];
       const logPiW = firstWide ? Math.log(this.pi) : Math.log1p(-this.pi);
       const logPiN = firstWide ? Math.log1p(-this.pi) : Math.log(this.pi);
-      const wide = tf.add(normalLogProb(w, 0, sW), logPiW);
+      const wide = tf.sub(logPiW, normalNegLogProb(w, 0, sW));  // log π_w + log N(w; 0, σ_w²)
       const offset = logPiN - logPiW + Math.log(sW) - Math.log(sN);
       // √(½(1/σ_n² − 1/σ_w²)) = √(½(1 − (σ_n/σ_w)²))/σ_n, in double (expm1: exact for σ_n ≈ σ_w).
       const root = Math.sqrt(-0.5 * Math.expm1(2 * (Math.log(sN) - Math.log(sW)))) / sN;
