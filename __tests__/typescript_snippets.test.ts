@@ -37,6 +37,9 @@ declare const x: import('@tensorflow/tfjs').SymbolicTensor;
 declare const h: import('@tensorflow/tfjs').SymbolicTensor;
 declare const N: number;
 declare const model: import('@tensorflow/tfjs').LayersModel;
+declare const zMu: import('@tensorflow/tfjs').SymbolicTensor;
+declare const zLogVar: import('@tensorflow/tfjs').SymbolicTensor;
+declare const decoder: import('@tensorflow/tfjs').Sequential;
 `;
 
 const COMPILER_OPTIONS = {
