@@ -47,7 +47,7 @@ const DEFAULTS = {
   batchSize: 100,
   lr: 1e-3,
   trainCount: 8000,
-  testCount: 1000,
+  testCount: 2000,
   samples: 5000,
   evalBatch: 10,
   evalEvery: 10,
