@@ -4,6 +4,7 @@
  */
 export {KLDivergenceLayer, klDivergence, gaussianKL, gaussianKLElementwise} from './kl_divergence';
 export type {KLDivergenceLayerArgs} from './kl_divergence';
+export type {KLPriorSpec, LearnedPriorSpec} from './kl_prior';
 export {Reparameterize, reparameterize, reparameterizeWithNoise} from './reparameterize';
 export type {ReparameterizeArgs} from './reparameterize';
 export type {InferenceMode} from './inference_mode';

@@ -7,11 +7,12 @@ import type {Kwargs, LayerArgs} from '../util/tfjs_types';
 
 import {standardNormalKL} from '../distributions/normal';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
-import {checkKnownOptions, checkNonNegative, LAYER_ARG_NAMES} from '../util/validate';
+import {checkKnownOptions, checkNonNegative, checkPositiveInteger, checkSeed, LAYER_ARG_NAMES} from '../util/validate';
 import type {AnyTensor, LayerIO, SymbolicTensor} from './apply_types';
 import {DivergenceLayer} from './divergence_layer';
 import {gaussianParamShape, ShapeArg, splitGaussianParams} from './gaussian_params';
-import {LatentPrior, STANDARD_NORMAL} from './latent_prior';
+import {KLPrior, KLPriorSpec, resolveKLPrior} from './kl_prior';
+import type {LatentPrior} from './latent_prior';
 
 export interface KLDivergenceLayerArgs extends LayerArgs {
   /**
@@ -27,9 +28,28 @@ export interface KLDivergenceLayerArgs extends LayerArgs {
    * is not pushed to collapse it. Default 0 (off).
    */
   freeBits?: number;
+  /**
+   * The prior p(z): `'standardNormal'` (default; closed-form KL), a fixed
+   * distribution of `tfv.distributions` — a `Normal` (closed form, its
+   * parameters broadcast against the latent) or a `MixtureOfGaussians` over
+   * the last axis (Monte Carlo KL) — or a learned prior whose parameters are
+   * weights of this layer: `{learned: 'normal'}` (`prior_loc`,
+   * `prior_untransformed_scale` per latent dimension; closed form) or
+   * `{learned: 'mixtureOfGaussians', components: K}` (`prior_logits`,
+   * `prior_locs`, `prior_untransformed_scales`; Monte Carlo). Saved in the
+   * config as `'standardNormal'`, `{className, config}` or the learned spec.
+   */
+  prior?: KLPriorSpec;
+  /** Draws per example of a Monte Carlo KL (priors without a closed form). Default 1. */
+  mcSamples?: number;
+  /**
+   * A non-negative integer that makes a Monte Carlo KL repeatable (the i-th
+   * estimate draws with a seed derived from `(seed, i)`). Default: unseeded.
+   */
+  seed?: number;
 }
 
-const KL_DIVERGENCE_ARG_NAMES = ['weight', 'freeBits', ...LAYER_ARG_NAMES];
+const KL_DIVERGENCE_ARG_NAMES = ['weight', 'freeBits', 'prior', 'mcSamples', 'seed', ...LAYER_ARG_NAMES];
 
 /**
  * Per-element KL divergence `KL(N(mu, e^logVar) ‖ N(0, 1))`:
@@ -49,13 +69,12 @@ export function gaussianKLElementwise(mu: tf.Tensor, logVar: tf.Tensor): tf.Tens
  * `Σ_event max(λ, mean over the batch of kl)`.
  */
 export function gaussianKL(mu: tf.Tensor, logVar: tf.Tensor, freeBits = 0): tf.Scalar {
-  return tf.tidy(() => {
-    const kl = gaussianKLElementwise(mu, logVar);
-    if (freeBits > 0) {
-      return tf.sum(tf.maximum(tf.mean(kl, 0), freeBits));
-    }
-    return tf.div(tf.sum(kl), kl.shape[0]);
-  });
+  return tf.tidy(() => batchKL(gaussianKLElementwise(mu, logVar), freeBits));
+}
+
+/** `mean over the batch of Σ kl` for a `[batch, ...]` KL, or with free bits `Σ max(λ, batch mean)` per element. */
+function batchKL(kl: tf.Tensor, freeBits: number): tf.Scalar {
+  return (freeBits > 0 ? tf.sum(tf.maximum(tf.mean(kl, 0), freeBits)) : tf.div(tf.sum(kl), kl.shape[0])) as tf.Scalar;
 }
 
 /**
@@ -86,18 +105,35 @@ export class KLDivergenceLayer extends DivergenceLayer {
   static className = 'KLDivergenceLayer';
 
   readonly freeBits: number;
+  readonly mcSamples: number;
+  readonly seed: number|undefined;
+  private readonly prior: KLPrior;
   /** Set by `compile` with a bound loss: the bound holds this latent's divergence per sample. */
   private covered = false;
 
   constructor(args: KLDivergenceLayerArgs = {}) {
     const where = 'klDivergence';
     checkKnownOptions(where, args, KL_DIVERGENCE_ARG_NAMES);
-    super(args, args.weight === undefined ? 1 : checkNonNegative(where, 'weight', args.weight), undefined);
+    const seed = args.seed == null ? undefined : checkSeed(where, 'seed', args.seed);
+    super(args, args.weight === undefined ? 1 : checkNonNegative(where, 'weight', args.weight), seed);
+    this.seed = seed;
     this.freeBits = args.freeBits === undefined ? 0 : checkNonNegative(where, 'freeBits', args.freeBits);
+    this.mcSamples = args.mcSamples == null ? 1 : checkPositiveInteger(where, 'mcSamples', args.mcSamples);
+    this.prior = resolveKLPrior(where, args.prior);
+    if (this.freeBits > 0 && !this.prior.elementwise) {
+      throw new Error(`${where}: free bits need a KL per latent dimension, which a ${JSON.stringify(this.prior.config)} ` +
+          `prior does not factorise into. Received: freeBits=${this.freeBits}`);
+    }
   }
 
   override build(inputShape: ShapeArg): void {
-    gaussianParamShape('klDivergence', inputShape);
+    const shape = gaussianParamShape('klDivergence', inputShape);
+    const d = shape[shape.length - 1];
+    if (d == null && this.prior.config !== 'standardNormal') {
+      throw new Error(`klDivergence: a ${JSON.stringify(this.prior.config)} prior needs the latent size (the last axis ` +
+          `of mu) to be known. Received: mu shape=[${shape.map(String)}]`);
+    }
+    this.prior.build((name, shape, init) => this.addWeight(name, shape, 'float32', init), d ?? 0, this.seed);
     this.addDivergenceWeight();
     this.built = true;
   }
@@ -129,8 +165,9 @@ export class KLDivergenceLayer extends DivergenceLayer {
       tf.tidy(() => {
         const [mu, logVar] = splitGaussianParams('klDivergence', inputs);
         // The ELBO's term is the plain batch mean; the trained surrogate applies free bits.
-        const term = gaussianKL(mu, logVar);
-        this.recordDivergence(key, this.freeBits > 0 ? gaussianKL(mu, logVar, this.freeBits) : term, term);
+        const kl = this.prior.divergence(mu, logVar, this.mcSamples, this.seeds.next());
+        const term = batchKL(kl, 0);
+        this.recordDivergence(key, this.freeBits > 0 ? batchKL(kl, this.freeBits) : term, term);
       });
     }
     // New tensor objects: tfjs's executor frees a layer's inputs after their last use,
@@ -139,9 +176,9 @@ export class KLDivergenceLayer extends DivergenceLayer {
     return Array.isArray(inputs) ? out : out[0];
   }
 
-  /** The prior `p(z)` of the latent whose parameters this layer passes on (N(0, I)). */
+  /** The prior `p(z)` of the latent whose parameters this layer passes on. */
   latentPrior(): LatentPrior {
-    return STANDARD_NORMAL;
+    return this.prior.latentPrior();
   }
 
   /** Whether a bound loss covers this layer's divergence (its KL is then not added). */
@@ -164,6 +201,9 @@ export class KLDivergenceLayer extends DivergenceLayer {
     return {
       weight: this.initialKLWeight,
       freeBits: this.freeBits,
+      prior: this.prior.config,
+      mcSamples: this.mcSamples,
+      seed: this.seed ?? null,
       ...super.getConfig(),
     };
   }
