@@ -50,7 +50,8 @@ export const logOfComplement = customGrad1((p: tf.Tensor, save: tf.GradSaveFunc)
 export function mulOrZero(c: tf.Tensor, t: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const [sc, st] = broadcastPair(c, t);
-    const zero = tf.equal(sc, 0);
+    // c = 0 as 0 ≥ |c| (GreaterEqual has a gradient in tfjs, Equal none, so this may sit on a differentiated path).
+    const zero = tf.greaterEqual(0, tf.abs(sc));
     const zeros = tf.zerosLike(st);
     return tf.where(zero, zeros, tf.mul(sc, tf.where(zero, zeros, st)));
   });
@@ -136,7 +137,7 @@ export function discreteKL(q: tf.Tensor, logQ: tf.Tensor, logP: tf.Tensor): tf.T
         tf.backend_util.assertAndGetBroadcastShape(q.shape, logQ.shape), logP.shape);
     const [sq, lq, lp] = [q, logQ, logP].map((t) => tf.broadcastTo(t, shape));
     // Masked before the subtraction too: −∞ − (−∞) is NaN (where q_c = 0 both may be −∞).
-    const zero = tf.equal(sq, 0);
+    const zero = tf.greaterEqual(0, sq);  // q = 0 for probabilities (see mulOrZero)
     const diff = tf.sub(tf.where(zero, tf.zerosLike(lq), lq), tf.where(zero, tf.zerosLike(lp), lp));
     return tf.sum(mulOrZero(sq, diff), -1);
   });

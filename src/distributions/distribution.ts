@@ -52,7 +52,9 @@ export interface CheckedParam {
  */
 export function checkParam(where: string, name: string, value: unknown, positive = false): CheckedParam {
   if (value instanceof tf.Tensor) {
-    if (value.dtype !== 'float32') throw argumentError(where, name, 'a float32 tensor', `a ${value.dtype} tensor`);
+    if (value.dtype !== 'float32') {
+      throw new Error(`${where}: expected ${name} to be a float32 tensor. Received: ${name} of dtype ${value.dtype}`);
+    }
     return {value, shape: value.shape.slice()};
   }
   const ok = positive ? (v: number) => typeof v === 'number' && Number.isFinite(v) && v > 0 :

@@ -73,7 +73,9 @@ function lookup(q: Distribution, p: Distribution): KLFunction|null {
 
 /**
  * `KL(q ‖ p) = E_q[log q(x) − log p(x)]`, one value per batch element (the
- * broadcast of q's and p's batch shapes), summed over the event axes.
+ * broadcast of q's and p's batch shapes), summed over q's event axes. p's
+ * event rank may be smaller than q's: its independent elements then make up
+ * q's event (e.g. a scalar `N(0, 1)` against a posterior over vectors).
  *
  * Closed forms are registered for Normal‖Normal (`normalKL`, or
  * `standardNormalKL` for a log-variance q against N(0, 1)),
@@ -92,9 +94,9 @@ export function kl(q: Distribution, p: Distribution, options?: KLOptions): tf.Te
   if (!(q instanceof Distribution)) throw argumentError(where, 'q', 'a Distribution', q);
   if (!(p instanceof Distribution)) throw argumentError(where, 'p', 'a Distribution', p);
   checkKnownOptions(where, options, ['monteCarlo']);
-  if (q.eventRank !== p.eventRank) {
-    throw new Error(`${where}: expected q and p to have the same event rank. Received: q (${q.getClassName()}) event shape ` +
-        `[${q.eventShape}], p (${p.getClassName()}) event shape [${p.eventShape}]`);
+  if (p.eventRank > q.eventRank) {
+    throw new Error(`${where}: expected p's event rank to be at most q's (p's extra batch axes are summed as part of q's event). ` +
+        `Received: q (${q.getClassName()}) event shape [${q.eventShape}], p (${p.getClassName()}) event shape [${p.eventShape}]`);
   }
   try {
     tf.backend_util.assertAndGetBroadcastShape([...q.batchShape, ...q.eventShape], [...p.batchShape, ...p.eventShape]);
@@ -115,7 +117,9 @@ export function kl(q: Distribution, p: Distribution, options?: KLOptions): tf.Te
   const seed = checkOptionalSeed(where, mc.seed);
   return tf.tidy(() => {
     const [x, logQ] = q.sampleAndLogProb([samples], seed);
-    return tf.mean(tf.sub(logQ, p.logProb(x)), 0);
+    // p's log-density of each of q's events: p's own event axes are summed by p.logProb, the rest of q's here.
+    const logP = sumLast(p.logProb(x), q.eventRank - p.eventRank);
+    return tf.mean(tf.sub(logQ, logP), 0);
   });
 }
 
@@ -125,11 +129,11 @@ function sumLast(t: tf.Tensor, k: number): tf.Tensor {
 }
 
 /** The element-wise KL broadcast to the parameters of both, then summed over the event. */
-function finish(elementwise: tf.Tensor, q: Distribution, p: Distribution, qShape: number[], pShape: number[]): tf.Tensor {
+function finish(elementwise: tf.Tensor, q: Distribution, qShape: number[], pShape: number[]): tf.Tensor {
   const shape = tf.backend_util.assertAndGetBroadcastShape(tf.backend_util.assertAndGetBroadcastShape(qShape, pShape), elementwise.shape);
   const full = shape.length === elementwise.rank && shape.every((d, i) => d === elementwise.shape[i]) ?
       elementwise : tf.broadcastTo(elementwise, shape);
-  return sumLast(full, Math.max(q.eventRank, p.eventRank));
+  return sumLast(full, q.eventRank);
 }
 
 function isNumber(v: Param|null, value: number): boolean {
@@ -149,19 +153,19 @@ registerKL(Normal, Normal, (q: Normal, p: Normal) => tf.tidy(() => {
         typeof p.logVar === 'number' ? Math.exp(0.5 * p.logVar) : tf.exp(tf.mul(toTensor(p.logVar as Param), 0.5));
     e = normalKL(toTensor(q.loc), scaleQ, toNumberOrTensor(p.loc), scaleP);
   }
-  return finish(e, q, p, [...q.batchShape, ...q.eventShape], [...p.batchShape, ...p.eventShape]);
+  return finish(e, q, [...q.batchShape, ...q.eventShape], [...p.batchShape, ...p.eventShape]);
 }));
 
 registerKL(Bernoulli, Bernoulli, (q: Bernoulli, p: Bernoulli) => tf.tidy(() => {
   const a = q.outcomeLogProbs();
   const b = p.outcomeLogProbs();
-  return finish(discreteKL(a.probs, a.logProbs, b.logProbs), q, p, [...q.batchShape, ...q.eventShape], [...p.batchShape, ...p.eventShape]);
+  return finish(discreteKL(a.probs, a.logProbs, b.logProbs), q, [...q.batchShape, ...q.eventShape], [...p.batchShape, ...p.eventShape]);
 }));
 
 registerKL(Categorical, Categorical, (q: Categorical, p: Categorical) => {
   if (q.numClasses !== p.numClasses) {
     throw new Error(`kl: expected two categoricals over the same number of classes. Received: q ${q.numClasses}, p ${p.numClasses}`);
   }
-  return tf.tidy(() => finish(discreteKL(q.probabilities(), q.logProbabilities(), p.logProbabilities()), q, p,
+  return tf.tidy(() => finish(discreteKL(q.probabilities(), q.logProbabilities(), p.logProbabilities()), q,
       [...q.batchShape, ...q.eventShape], [...p.batchShape, ...p.eventShape]));
 });
