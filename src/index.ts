@@ -24,8 +24,9 @@ import {applyFastWasmKernelsDefault} from './perf';
 export {callbacks, distributions, flows, io, layers, losses, objectives, priors};
 export {estimateLogLikelihood} from './objectives';
 export type {EstimateLogLikelihoodArgs, LogLikelihoodEstimate} from './objectives';
-export {evaluateObjective, isFullObjectiveEvaluation, setFullObjectiveEvaluation} from './engine/full_objective';
-export type {BatchIterable, EvaluateObjectiveArgs, ObjectiveResult} from './engine/full_objective';
+export {isFullObjectiveEvaluation, setFullObjectiveEvaluation} from './engine/full_objective';
+export {evaluateObjective} from './objectives/evaluate';
+export type {BatchIterable, EvaluateObjectiveArgs, ObjectiveResult} from './objectives/evaluate';
 export {isTermLogs, setTermLogs} from './engine/term_logs';
 export {
   FAST_WASM_KERNELS_FLAG,
