@@ -25,7 +25,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import {NODE_BACKENDS, useBackend} from './helpers/backends';
-import '../src';
+import * as tfv from '../src';
 import {Bernoulli, Categorical, Distribution, kl, MixtureOfGaussians, Normal, registerKL} from '../src/distributions';
 import {SERIALIZATION_PACKAGE} from '../src/util/serialization';
 import {mulberry32, normal as normalDraws, normalTwoSidedTail, P_ASSERTION, sampleVarianceRatioBounds} from './helpers/random';
@@ -347,6 +347,28 @@ function klRows(): Row[] {
     f: (t) => kl(new Categorical({probs: t.q}), new Categorical({probs: t.p})),
     ref: (v) => chunk(v.q, 3).map((q, i) => q.reduce((s, a, c) => s + (a === 0 ? 0 : a * (Math.log(a) - Math.log(chunk(v.p, 3)[i][c]))), 0)),
     rtol: 2e-6, atol: 1e-7, why: 'K logs, products and a sum', finiteOnly: ['q', 'p'],
+  });
+  rows.push({
+    name: 'kl across parameterizations: Bernoulli logits ‖ probabilities, Categorical probabilities ‖ logits, Normal scale ‖ log-variance',
+    inputs: {lq: vec([-2, 3e38, 0.5]), pp: vec([0.3, 1, 0]), cq: mat([[0.2, 0.8, 0], [0, 0, 1]]), cl: mat([[1, -1, 0.5], [0, 0, 3e38]]),
+      m: vec([0.3, 1e4]), s: vec([0.5, 1e-5]), v: vec([-1.5, 4])},
+    f: (t) => tf.concat([
+      kl(new Bernoulli({logits: t.lq}), new Bernoulli({probs: t.pp})),
+      kl(new Categorical({probs: t.cq}), new Categorical({logits: t.cl})),
+      kl(new Normal({loc: t.m, scale: t.s}), Normal.fromLogVariance(0, t.v)),
+      kl(new Normal({loc: t.m, scale: t.s}), Normal.fromLogVariance(0, 4)),
+    ]),
+    ref: (v) => [
+      ...v.lq.map((l, i) => bernKLProbs64(sigmoid(l), v.pp[i])),
+      ...chunk(v.cq, 3).map((q, i) => {
+        const b = logSoftmax64(chunk(v.cl, 3)[i]);
+        return q.reduce((acc, a, c) => acc + xt(a, Math.log(a) - b[c]), 0);
+      }),
+      ...v.m.map((m, i) => normalKL64(m, v.s[i], 0, Math.exp(0.5 * v.v[i]))),
+      ...v.m.map((m, i) => normalKL64(m, v.s[i], 0, Math.exp(2))),
+    ],
+    rtol: 4e-6, atol: 1e-6, why: 'as the rows above; e^{v/2} adds one exp rounding',
+    noGrad: 'the parameterizations\' gradients are checked in the rows above; some of these are at probabilities 0 and 1',
   });
   return rows;
 }
@@ -758,6 +780,57 @@ describe.each(NODE_BACKENDS)('distributions on %s', (backend) => {
     mean.dispose();
     expect(params[0].isDisposed).toBe(false);
     tf.dispose(params);
+  });
+});
+
+describe.each(NODE_BACKENDS)('one implementation of each formula, on %s', (backend) => {
+  beforeAll(async () => {
+    await useBackend(backend);
+  });
+
+  /** Bitwise equality of two tensors' values. */
+  function same(a: tf.Tensor, b: tf.Tensor): void {
+    expect(a.shape).toEqual(b.shape);
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+  }
+
+  test('the Gaussian NLLs are the negative normal log-densities, the Bernoulli and categorical ones the negative log-masses', () => {
+    tf.tidy(() => {
+      const x = tf.tensor2d([[0.5, -1e4], [2e19, 3]]);
+      const mu = tf.tensor2d([[0.25, 1e4], [0, -2]]);
+      const logVar = tf.tensor2d([[-180, 0.5], [1000, -3]]);
+      same(tfv.losses.gaussianNLLFixedScale(x, mu, 0.3), tf.neg(new Normal({loc: mu, scale: 0.3}).logProb(x)));
+      same(tfv.losses.gaussianNLLLearnedVariance(x, mu, logVar), tf.neg(Normal.fromLogVariance(mu, logVar).logProb(x)));
+      const logits = tf.tensor2d([[3e38, -2], [0.5, -3e38]]);
+      const bits = tf.tensor2d([[0, 1], [1, 1]]);
+      same(tfv.losses.bernoulliNLLFromLogits(bits, logits), tf.neg(new Bernoulli({logits}).logProb(bits)));
+      const classLogits = tf.tensor2d([[0.3, 3e38, -3e38], [1, 2, 3]]);
+      same(tfv.losses.categoricalNLLFromLogits(tf.oneHot(tf.tensor1d([2, 0], 'int32'), 3), classLogits),
+          tf.neg(new Categorical({logits: classLogits}).logProb(tf.tensor1d([2, 0], 'int32'))));
+    });
+  });
+
+  test('GaussianPrior: logProb and analyticKL are the Normal distribution\'s logProb and kl', () => {
+    tf.tidy(() => {
+      const prior = tfv.priors.gaussian({loc: 0.5, scale: 1e-3});
+      const w = tf.tensor1d([0.5, -1e4, 3]);
+      const loc = tf.tensor1d([1e4, 0, -2]);
+      const scale = tf.tensor1d([1e-5, 1e30, 0.5]);
+      same(prior.logProb(w), new Normal({loc: 0.5, scale: 1e-3}).logProb(w));
+      same(prior.analyticKL(loc, scale), kl(new Normal({loc, scale}), new Normal({loc: 0.5, scale: 1e-3})));
+      same(prior.analyticKL(loc, scale), tfv.distributions.normalKL(loc, scale, 0.5, 1e-3));
+    });
+  });
+
+  test('a seed gives the same draws every time (0 included), different seeds different draws', () => {
+    tf.tidy(() => {
+      for (const d of [new Normal({loc: [0, 1], scale: 2}), new Bernoulli({probs: [0.5, 0.5]}), new Categorical({logits: [0, 0, 0]}),
+        new MixtureOfGaussians(MOG)]) {
+        same(d.sample([16], 0), d.sample([16], 0));
+        same(d.sample([16], 123), d.sample([16], 123));
+        expect(Array.from(d.sample([16], 123).dataSync())).not.toEqual(Array.from(d.sample([16], 124).dataSync()));
+      }
+    });
   });
 });
 
