@@ -27,6 +27,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {NODE_BACKENDS, useBackend} from './helpers/backends';
 import * as tfv from '../src';
 import {Bernoulli, Categorical, Distribution, kl, MixtureOfGaussians, Normal, registerKL} from '../src/distributions';
+import {normalLogProbOfNoiseFromLogVariance} from '../src/distributions/log_variance';
+import {normalLogProbOfNoise} from '../src/distributions/normal';
 import {SERIALIZATION_PACKAGE} from '../src/util/serialization';
 import {mulberry32, normal as normalDraws, normalTwoSidedTail, P_ASSERTION, sampleVarianceRatioBounds} from './helpers/random';
 
@@ -245,6 +247,16 @@ function normalRows(): Row[] {
       ...v.loc.map((m, i) => m + [0, 0, 1, -1.5][i] * (i < 2 ? 0 : Math.exp(0.5 * v.logVar[i])))],
     dref: (v) => ({loc: v.loc.map(() => 1), logVar: v.logVar.map((lv, i) => 0.5 + [0, 0, 1, -1.5][i] * (i < 2 ? 0 : 0.5 * Math.exp(0.5 * lv)))}),
     rtol: 1e-6, atol: 1e-6, why: 'one multiply and one add; e^{v/2}·0 is formed in log space at v = 1000',
+  });
+  rows.push({
+    name: 'log-density through the noise: normalLogProbOfNoiseFromLogVariance at logVar ±1000, 180; normalLogProbOfNoise with number scales 1e-40 and 1e30',
+    inputs: {eps: vec([0, -2.5, 2e19, 1e-3]), logVar: vec([-1000, 1000, 0.5, 180])},
+    f: (t) => tf.concat([normalLogProbOfNoiseFromLogVariance(t.eps, t.logVar), normalLogProbOfNoise(t.eps, 1e-40), normalLogProbOfNoise(t.eps, 1e30)]),
+    ref: (v) => [...v.eps.map((e, i) => -0.5 * e * e - 0.5 * v.logVar[i] - HALF_LOG_2PI),
+      ...[1e-40, 1e30].flatMap((sc) => v.eps.map((e) => -0.5 * e * e - Math.log(sc) - HALF_LOG_2PI))],
+    rtol: 1e-6, atol: 1e-6, why: 'a half-square and two subtractions (the number scale\'s log in double precision)',
+    gtol: 1e-6,
+    dref: (v) => ({eps: v.eps.map((e) => -3 * e), logVar: v.logVar.map(() => -0.5)}),
   });
   return rows;
 }
