@@ -31,7 +31,7 @@ describe('unknown options', () => {
     expect(() => tfv.layers.bayesianDense({units: 2, numExamples: 10, estimater: 'flipout'} as tfv.layers.BayesianDenseArgs))
         .toThrow(/^bayesianDense: unknown option 'estimater'. Known options: units, activation, .*estimator.*, name/);
     expect(() => tfv.layers.klDivergence({wieght: 2} as tfv.layers.KLDivergenceLayerArgs))
-        .toThrow(/^klDivergence: unknown option 'wieght'. Known options: weight, freeBits, inputShape/);
+        .toThrow(/^klDivergence: unknown option 'wieght'. Known options: weight, freeBits, prior, mcSamples, seed, inputShape/);
     expect(() => tfv.layers.reparameterize({sample: 3, sed: 1} as tfv.layers.ReparameterizeArgs))
         .toThrow(/^reparameterize: unknown options 'sample', 'sed'. Known options: samples, seed, inferenceMode/);
     expect(() => tfv.layers.gaussianOutput({units: 3} as unknown as {name: string}))

@@ -89,7 +89,7 @@ describe.each(NODE_BACKENDS)('full objective on %s', (backend) => {
     const cls = tfl.layers.dense({units: 3, activation: 'softmax', name: 'cls'}).apply(lv) as tfl.SymbolicTensor;
     const model = tfl.model({inputs: x, outputs: [recon, cls]});
     model.compile({optimizer: 'sgd', loss: [tfv.losses.gaussianNLL(), tfv.losses.categoricalNLL()], metrics: ['accuracy']});
-    // tfjs's names, then the per-term log of the one divergence layer (src/engine/term_logs.ts),
+    // tfjs's names, then the per-term log of the one divergence layer (src/patches/term_logs.ts),
     // which fit logs and evaluate leaves out of its result.
     expect(model.metricsNames).toEqual(['loss', 'recon_loss', 'cls_loss', 'recon_acc', 'cls_acc', 'kl']);
     const xs = tf.mul(binaryData(8, 6), 0.1);

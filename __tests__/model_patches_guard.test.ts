@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
-import {installModelPatches} from '../src/engine/model_patches';
+import {installModelPatches} from '../src/patches/model_patches';
 import {_setTfjsVersionsForTests, ALLOW_UNTESTED_TFJS_FLAG} from '../src/util/tfjs_version';
 
 const proto = tfl.LayersModel.prototype as unknown as Record<string, unknown>;

@@ -5,13 +5,13 @@
  * Importing this module registers every class for serialization (so
  * `tf.loadLayersModel` finds them), switches `model.evaluate` and `fit`'s
  * validation to the full objective (compiled loss + layer losses), adds the
- * data term and each divergence to `fit`'s logs (`engine/term_logs.ts`), replaces
+ * data term and each divergence to `fit`'s logs (`patches/term_logs.ts`), replaces
  * the wasm backend's slow matrix-product, gather and slice kernels with fast
  * ones (see `src/perf`; `disableFastWasmKernels()` undoes it), and, in Node
  * without tfjs-node, registers a `file://` save/load handler.
  */
 import * as callbacks from './callbacks';
-import {installModelPatches} from './engine/model_patches';
+import {installModelPatches} from './patches/model_patches';
 import * as distributions from './distributions';
 import * as flows from './flows';
 import * as io from './io';
@@ -24,10 +24,10 @@ import {applyFastWasmKernelsDefault} from './perf';
 export {callbacks, distributions, flows, io, layers, losses, objectives, priors};
 export {estimateLogLikelihood} from './objectives';
 export type {EstimateLogLikelihoodArgs, LogLikelihoodEstimate} from './objectives';
-export {isFullObjectiveEvaluation, setFullObjectiveEvaluation} from './engine/full_objective';
+export {isFullObjectiveEvaluation, setFullObjectiveEvaluation} from './patches/full_objective';
 export {evaluateObjective} from './objectives/evaluate';
 export type {BatchIterable, EvaluateObjectiveArgs, ObjectiveResult} from './objectives/evaluate';
-export {isTermLogs, setTermLogs} from './engine/term_logs';
+export {isTermLogs, setTermLogs} from './patches/term_logs';
 export {
   FAST_WASM_KERNELS_FLAG,
   disableFastWasmKernels,

@@ -4,6 +4,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import {isKLWeighted, KLWeighted} from '../layers/kl_weight';
+import {modelLayers} from '../layers/model_layers';
 import {checkOneOf} from '../util/validate';
 
 export interface KLAnnealingArgs {
@@ -24,18 +25,7 @@ export interface KLAnnealingArgs {
 
 /** Every layer of `model` with a divergence multiplier (`setKLWeight`), searching nested models. */
 export function findKLLayers(model: {layers: tfl.layers.Layer[]}): KLWeighted[] {
-  const found: KLWeighted[] = [];
-  const visit = (layers: tfl.layers.Layer[]) => {
-    for (const layer of layers) {
-      if (isKLWeighted(layer)) {
-        found.push(layer);
-      } else if (Array.isArray((layer as unknown as {layers?: unknown}).layers)) {
-        visit((layer as unknown as {layers: tfl.layers.Layer[]}).layers);
-      }
-    }
-  };
-  visit(model.layers);
-  return found;
+  return modelLayers(model.layers).filter((layer): layer is tfl.layers.Layer & KLWeighted => isKLWeighted(layer));
 }
 
 /**

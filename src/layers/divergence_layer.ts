@@ -23,6 +23,7 @@ import {applicationKey, isCollectingLayerLosses, LayerLossBuffer} from '../engin
 import {SeedStream} from '../util/seed';
 import type {Kwargs, LayerArgs} from '../util/tfjs_types';
 import {KLWeight, KLWeighted} from './kl_weight';
+import {modelLayers} from './model_layers';
 
 /**
  * Marks divergence layers by a registered symbol rather than `instanceof`, so
@@ -41,6 +42,21 @@ export interface DivergenceSource extends KLWeighted {
 /** True for layers derived from `DivergenceLayer` (in this or another copy of the library). */
 export function isDivergenceLayer(layer: unknown): layer is DivergenceSource {
   return layer != null && (layer as {[DIVERGENCE_LAYER]?: boolean})[DIVERGENCE_LAYER] === true;
+}
+
+/**
+ * Every divergence layer of `layers`, searching nested models; each once.
+ * Layers whose divergence a bound loss holds per sample (`coveredByBound`)
+ * are left out: their term is the bound's `kl`.
+ */
+export function divergenceLayers(layers: tfl.layers.Layer[]): DivergenceSource[] {
+  return modelLayers(layers).filter((layer): layer is DivergenceSource & tfl.layers.Layer =>
+    isDivergenceLayer(layer) && (layer as {coveredByBound?: boolean}).coveredByBound !== true);
+}
+
+/** The log names of the divergence terms: `kl` for one layer, the layer names for several. */
+export function divergenceTermNames(layers: DivergenceSource[]): string[] {
+  return layers.length === 1 ? ['kl'] : layers.map((l) => l.name);
 }
 
 export abstract class DivergenceLayer extends tfl.layers.Layer implements DivergenceSource {

@@ -2,14 +2,14 @@
  * The full objective of one batch: the forward pass at inference with every
  * layer loss collected, the compiled loss per output, the metrics (the
  * per-term logs among them) and the ELBO's terms. The full-objective test
- * function (`engine/full_objective.ts`) and `evaluateObjective` share it.
+ * function (`patches/full_objective.ts`) and `evaluateObjective` share it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import {collectLayerLosses} from '../engine/layer_losses';
 import {isBoundLoss} from '../engine/log_weights';
-import {divergenceLayers, divergenceTermNames} from '../engine/term_logs';
+import {divergenceLayers, divergenceTermNames} from '../layers/divergence_layer';
 
 type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 

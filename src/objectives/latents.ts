@@ -9,18 +9,8 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import {KLDivergenceLayer} from '../layers/kl_divergence';
+import {modelLayers} from '../layers/model_layers';
 import {Reparameterize} from '../layers/reparameterize';
-
-/** Every layer of `layers`, nested models' layers included, each once. */
-function allLayers(layers: tfl.layers.Layer[], into = new Set<tfl.layers.Layer>()): Set<tfl.layers.Layer> {
-  for (const layer of layers) {
-    if (into.has(layer)) continue;
-    into.add(layer);
-    const inner = (layer as unknown as {layers?: unknown}).layers;
-    if (Array.isArray(inner)) allLayers(inner as tfl.layers.Layer[], into);
-  }
-  return into;
-}
 
 /** The KL layer whose outputs a Reparameterize layer takes, or null (its inputs come from elsewhere). */
 function upstreamKL(layer: Reparameterize): KLDivergenceLayer|null {
@@ -46,7 +36,7 @@ function upstreamKL(layer: Reparameterize): KLDivergenceLayer|null {
  * mode. Returns the number of latent (`Reparameterize`) layers found.
  */
 export function configureLatents(model: {layers: tfl.layers.Layer[]}, on: boolean): number {
-  const layers = allLayers(model.layers);
+  const layers = new Set(modelLayers(model.layers));
   let latents = 0;
   for (const layer of layers) {
     if (!(layer instanceof Reparameterize)) continue;

@@ -4,7 +4,7 @@
  *
  * The fast wasm kernels (`src/perf/`) replace kernels in tfjs's registry and
  * `AdamOptimizer.prototype.applyGradients`; the full objective
- * (`src/engine/full_objective.ts`, with the per-term logs and `compile` in `src/engine/model_patches.ts`) patch methods of tfjs-layers. Each
+ * (`src/patches/full_objective.ts`, with the per-term logs and `compile` in `src/patches/model_patches.ts`) patch methods of tfjs-layers. Each
  * relies on the inner workings of one tfjs release: the wasm backend's memory
  * layout and kernel attributes, the optimizer's private fields, the order of
  * its float32 operations. They are tested on tfjs-core and tfjs-layers 4.22.x

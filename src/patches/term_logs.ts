@@ -30,8 +30,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
-import {DivergenceSource, isDivergenceLayer} from '../layers/divergence_layer';
-import {BoundLossLike, isBoundLoss} from './log_weights';
+import {BoundLossLike, isBoundLoss} from '../engine/log_weights';
+import {DivergenceSource, divergenceLayers, divergenceTermNames} from '../layers/divergence_layer';
 
 type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 
@@ -49,31 +49,6 @@ const ADDED: unique symbol = Symbol.for('tfjs-variational.termLogs.added');
 
 interface Tagged {
   [ADDED]?: number;
-}
-
-/**
- * Every divergence layer of `layers`, searching nested models; each once.
- * Layers whose divergence a bound loss holds per sample (`coveredByBound`)
- * are left out: their term is the bound's `kl`.
- */
-export function divergenceLayers(layers: tfl.layers.Layer[]): DivergenceSource[] {
-  const found = new Set<DivergenceSource>();
-  const visit = (list: tfl.layers.Layer[]) => {
-    for (const layer of list) {
-      if (isDivergenceLayer(layer)) {
-        if ((layer as {coveredByBound?: boolean}).coveredByBound !== true) found.add(layer);
-      } else if (Array.isArray((layer as unknown as {layers?: unknown}).layers)) {
-        visit((layer as unknown as {layers: tfl.layers.Layer[]}).layers);
-      }
-    }
-  };
-  visit(layers);
-  return [...found];
-}
-
-/** The log names of the divergence terms: `kl` for one layer, the layer names for several. */
-export function divergenceTermNames(layers: DivergenceSource[]): string[] {
-  return layers.length === 1 ? ['kl'] : layers.map((l) => l.name);
 }
 
 /** The extra metrics of a model: names and functions `(yTrue, yPred) → scalar`. */

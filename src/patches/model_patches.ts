@@ -11,8 +11,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import {configureLatents} from '../objectives/latents';
 import {onUntestedTfjsAllowed, patchesAllowed} from '../util/tfjs_version';
+import {isBoundLoss} from '../engine/log_weights';
 import {setFullObjectiveEvaluation} from './full_objective';
-import {isBoundLoss} from './log_weights';
 import {appendTermMetrics, installTermLogs} from './term_logs';
 
 const FEATURE = 'full-objective evaluation and per-term logs (replacements of LayersModel methods)';
