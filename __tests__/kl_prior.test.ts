@@ -118,6 +118,53 @@ describe.each(NODE_BACKENDS)('klDivergence priors on %s', (backend) => {
     x.dispose();
   });
 
+  it('a learned normal prior: gradients w.r.t. mu, logVar and the prior\'s weights equal float64 central differences', () => {
+    const layer = tfv.layers.klDivergence({prior: {learned: 'normal'}});
+    const mu0 = [[0.3, -1.2, 2], [1.5, 0.1, -0.4]];
+    const lv0 = [[-0.4, 0.8, 0.1], [1.1, -2, 0.3]];
+    const mu = tf.variable(tf.tensor2d(mu0));
+    const lv = tf.variable(tf.tensor2d(lv0));
+    tf.dispose(layer.apply([mu, lv]));  // builds the prior's weights
+    const [loc, rho] = layer.trainableWeights;
+    loc.write(tf.tensor1d([0.5, -0.3, 0.2]));
+    rho.write(tf.tensor1d([0.4, -1, 1.3]));
+    const {grads} = tf.variableGrads(() => {
+      const out = layer.apply([mu, lv], {training: true});
+      tf.dispose(out);
+      return layer.calculateLosses()[0];
+    });
+    const sp = (r: number) => 1e-5 + (r > 0 ? r + Math.log1p(Math.exp(-r)) : Math.log1p(Math.exp(r)));
+    const ref = (m: number[][], v: number[][], pl: number[], pr: number[]) => {
+      let sum = 0;
+      for (let b = 0; b < 2; b++) {
+        for (let d = 0; d < 3; d++) {
+          const [sq, sP] = [Math.exp(0.5 * v[b][d]), sp(pr[d])];
+          sum += Math.log(sP / sq) + (sq * sq + (m[b][d] - pl[d]) ** 2) / (2 * sP * sP) - 0.5;
+        }
+      }
+      return sum / 2;
+    };
+    const params = {mu: mu0.map((r) => r.slice()), lv: lv0.map((r) => r.slice()), loc: [0.5, -0.3, 0.2], rho: [0.4, -1, 1.3]};
+    const value = () => ref(params.mu, params.lv, params.loc, params.rho);
+    const central = (get: () => number, set: (x: number) => void) => {
+      const x = get();
+      set(x + 1e-6);
+      const up = value();
+      set(x - 1e-6);
+      const down = value();
+      set(x);
+      return (up - down) / 2e-6;
+    };
+    const check = (g: tf.Tensor, fd: number[]) => expectClose(Array.from(g.dataSync()), fd, 1e-3, 1e-5);
+    check(grads[mu.name], params.mu.flatMap((row, b) => row.map((_, d) => central(() => params.mu[b][d], (x) => params.mu[b][d] = x))));
+    check(grads[lv.name], params.lv.flatMap((row, b) => row.map((_, d) => central(() => params.lv[b][d], (x) => params.lv[b][d] = x))));
+    check(grads[loc.read().name],
+          params.loc.map((_, d) => central(() => params.loc[d], (x) => params.loc[d] = x)));
+    check(grads[rho.read().name],
+          params.rho.map((_, d) => central(() => params.rho[d], (x) => params.rho[d] = x)));
+    tf.dispose([mu, lv, ...Object.values(grads)]);
+  });
+
   it('rejects priors it cannot use or save, naming them', () => {
     expect(() => tfv.layers.klDivergence({prior: 'laplace' as never}))
         .toThrow(/klDivergence: expected prior to be 'standardNormal', a distribution of tfv.distributions.*Received: prior='laplace'/);
