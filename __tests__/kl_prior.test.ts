@@ -158,9 +158,9 @@ describe.each(NODE_BACKENDS)('klDivergence priors on %s', (backend) => {
     const check = (g: tf.Tensor, fd: number[]) => expectClose(Array.from(g.dataSync()), fd, 1e-3, 1e-5);
     check(grads[mu.name], params.mu.flatMap((row, b) => row.map((_, d) => central(() => params.mu[b][d], (x) => params.mu[b][d] = x))));
     check(grads[lv.name], params.lv.flatMap((row, b) => row.map((_, d) => central(() => params.lv[b][d], (x) => params.lv[b][d] = x))));
-    check(grads[loc.read().name],
+    check(grads[(loc.read() as tf.Variable).name],
           params.loc.map((_, d) => central(() => params.loc[d], (x) => params.loc[d] = x)));
-    check(grads[rho.read().name],
+    check(grads[(rho.read() as tf.Variable).name],
           params.rho.map((_, d) => central(() => params.rho[d], (x) => params.rho[d] = x)));
     tf.dispose([mu, lv, ...Object.values(grads)]);
   });
