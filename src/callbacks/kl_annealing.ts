@@ -1,11 +1,13 @@
 /**
- * KL annealing: changes β of every divergence layer during `model.fit`.
+ * KL annealing: changes β of every divergence layer during `model.fit` (a
+ * scheduled scalar whose setter is `setKLWeight`).
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import {isKLWeighted, KLWeighted} from '../layers/kl_weight';
 import {modelLayers} from '../layers/model_layers';
-import {checkOneOf} from '../util/validate';
+import {checkKnownOptions} from '../util/validate';
+import {ScheduledScalar} from './scheduled_scalar';
 
 export interface KLAnnealingArgs {
   /**
@@ -18,7 +20,7 @@ export interface KLAnnealingArgs {
   unit?: 'epoch'|'batch';
   /**
    * The layers to anneal. Default: every layer of the model with a divergence
-   * multiplier (KLDivergenceLayer, BayesianDense, …), nested models included.
+   * multiplier (KLDivergenceLayer, BayesianDense, GumbelSoftmax, …), nested models included.
    */
   layers?: KLWeighted[];
 }
@@ -39,60 +41,25 @@ export function findKLLayers(model: {layers: tfl.layers.Layer[]}): KLWeighted[] 
  * ```
  *
  * β is the layers' non-trainable weight `kl_weight`; the current value is
- * reported in the epoch logs as `kl_weight`.
+ * reported in the epoch logs as `kl_weight`. A `ScheduledScalar` with the
+ * setter `setKLWeight`.
  */
-export class KLAnnealing extends tfl.Callback {
-  private readonly schedule: (step: number) => number;
-  private readonly unit: 'epoch'|'batch';
-  private readonly explicitLayers: KLWeighted[]|undefined;
-  private globalBatch = 0;
-  private current = NaN;
-
+export class KLAnnealing extends ScheduledScalar {
   constructor(args: KLAnnealingArgs) {
-    super();
-    if (args == null || typeof args.schedule !== 'function') {
-      throw new Error(`klAnnealing: expected schedule to be a function (step) => number. Received: schedule=${args?.schedule}`);
-    }
-    this.schedule = args.schedule;
-    this.unit = args.unit === undefined ? 'epoch' : checkOneOf('klAnnealing', 'unit', args.unit, ['epoch', 'batch'] as const);
-    this.explicitLayers = args.layers;
+    if (args != null && typeof args === 'object') checkKnownOptions('klAnnealing', args, ['schedule', 'unit', 'layers']);
+    super({...args, setter: 'setKLWeight', logName: 'kl_weight'});
   }
 
-  private targets(): KLWeighted[] {
-    if (this.explicitLayers !== undefined) return this.explicitLayers;
-    const layers = findKLLayers(this.model as unknown as {layers: tfl.layers.Layer[]});
-    if (layers.length === 0) {
-      throw new Error(`klAnnealing: the model '${this.model.name}' has no layer with a divergence multiplier (setKLWeight) to anneal`);
-    }
-    return layers;
+  protected override callbackName(): string {
+    return 'klAnnealing';
   }
 
-  private apply(step: number): void {
-    const beta = this.schedule(step);
-    if (typeof beta !== 'number' || !Number.isFinite(beta)) {
-      throw new Error(`klAnnealing: expected schedule(${step}) to return a finite number. Received: ${beta}`);
-    }
-    if (beta !== this.current) {
-      for (const layer of this.targets()) layer.setKLWeight(beta);
-      this.current = beta;
-    }
+  protected override targetDescription(): string {
+    return 'a divergence multiplier (setKLWeight)';
   }
 
-  override async onTrainBegin(): Promise<void> {
-    this.globalBatch = 0;
-    this.current = NaN;
-  }
-
-  override async onEpochBegin(epoch: number): Promise<void> {
-    if (this.unit === 'epoch') this.apply(epoch);
-  }
-
-  override async onBatchBegin(): Promise<void> {
-    if (this.unit === 'batch') this.apply(this.globalBatch++);
-  }
-
-  override async onEpochEnd(_epoch: number, logs?: tfl.Logs): Promise<void> {
-    if (logs !== undefined) logs['kl_weight'] = this.current;
+  protected override findTargets(model: {layers: tfl.layers.Layer[]}): object[] {
+    return findKLLayers(model);
   }
 }
 

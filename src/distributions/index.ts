@@ -17,5 +17,7 @@ export {Categorical} from './categorical';
 export type {CategoricalArgs} from './categorical';
 export {MixtureOfGaussians} from './mixture_of_gaussians';
 export type {MixtureOfGaussiansArgs} from './mixture_of_gaussians';
+export {RelaxedOneHotCategorical} from './relaxed_one_hot_categorical';
+export type {RelaxedOneHotCategoricalArgs} from './relaxed_one_hot_categorical';
 export {kl, registerKL} from './kl';
 export type {DistributionClass, KLFunction, KLOptions} from './kl';
