@@ -16,3 +16,5 @@ export type {DensePosterior, FlipoutNoise, LocalReparameterizationNoise, Reparam
 export {DivergenceLayer} from './divergence_layer';
 export type {KLWeighted} from './kl_weight';
 export type {AnyTensor, LayerIO} from './apply_types';
+export {GumbelSoftmax, gumbelSoftmax} from './gumbel_softmax';
+export type {GumbelSoftmaxArgs, GumbelSoftmaxInferenceMode, GumbelSoftmaxKL, GumbelSoftmaxPrior} from './gumbel_softmax';
