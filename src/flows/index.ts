@@ -1,5 +1,15 @@
 /**
- * Normalizing flows (planar, radial, …) and the chain that sums their
- * log-det-Jacobians. Nothing is exported yet.
+ * `tfv.flows`: normalizing flows as layers that are also bijectors
+ * (`forwardAndLogDet`), and the chain that composes them and sums their
+ * log-det-Jacobians. Importing registers each class for serialization.
  */
-export {};
+export type {Bijector, ChainParams} from './bijector';
+export {chainForwardAndLogDet, chainInverseAndLogDet} from './bijector';
+export {FlowLayer} from './flow_layer';
+export {PlanarFlow, planarFlow} from './planar_flow';
+export type {PlanarFlowArgs} from './planar_flow';
+export {RadialFlow, radialFlow} from './radial_flow';
+export type {RadialFlowArgs} from './radial_flow';
+export {InverseAutoregressiveFlow, inverseAutoregressiveFlow} from './inverse_autoregressive_flow';
+export type {InverseAutoregressiveFlowArgs} from './inverse_autoregressive_flow';
+export type {MadeActivation} from './made';
