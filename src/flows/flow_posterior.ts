@@ -20,10 +20,7 @@ import {repeatRows} from '../layers/reparameterize';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
 import type {Kwargs, LayerArgs, LayerVariable, Shape} from '../util/tfjs_types';
 import {argumentError, checkKnownOptions, checkNonNegative, checkPositiveInteger, checkSeed, LAYER_ARG_NAMES} from '../util/validate';
-import {Bijector} from './bijector';
-
-/** A flow layer as the posterior uses it: a layer that is a bijector, with an amortized parameter count. */
-export type FlowLayer = tfl.layers.Layer & Bijector & {paramSize?(d: number): number};
+import {FlowLayer} from './flow_layer';
 
 export interface FlowPosteriorArgs extends LayerArgs {
   /**
@@ -56,8 +53,8 @@ function resolveFlow(where: string, spec: unknown, i: number): FlowLayer {
     const entry = tf.serialization.SerializationMap.getMap().classNameMap[className];
     layer = entry === undefined ? undefined : entry[1](entry[0], config ?? {});
   }
-  if (!(layer instanceof tfl.layers.Layer) || typeof (layer as Partial<Bijector>).forwardAndLogDet !== 'function') {
-    throw argumentError(where, `flows[${i}]`, 'a flow layer of tfv.flows (with forwardAndLogDet) or its {className, config}',
+  if (!(layer instanceof FlowLayer)) {
+    throw argumentError(where, `flows[${i}]`, 'a flow layer of tfv.flows or its {className, config}',
         spec instanceof tfl.layers.Layer ? spec.getClassName() : spec);
   }
   return layer as FlowLayer;
@@ -122,7 +119,7 @@ export class FlowPosterior extends DivergenceLayer {
 
   /** Columns of the third input: the amortized flows' parameters for a latent of size `d`. */
   paramSize(d: number): number {
-    return this.flows.reduce((n, f) => n + (f.paramSize?.(d) ?? 0), 0);
+    return this.flows.reduce((n, f) => n + f.paramSize(d), 0);
   }
 
   override build(inputShape: Shape|Shape[]): void {
@@ -144,7 +141,10 @@ export class FlowPosterior extends DivergenceLayer {
     }
     this.latentSize = d;
     for (const f of this.flows) {
-      if (!f.built) f.build([null, d]);
+      // Built through `apply` (on one zero row), so that each flow's weights are named in its own scope
+      // (`<this>/<flow>/u`): built directly, every flow's `u` would be `<this>/u`, and saving needs unique names.
+      const size = f.paramSize(d);
+      if (!f.built) tf.tidy(() => f.apply(size > 0 ? [tf.zeros([1, d]), tf.zeros([1, size])] : tf.zeros([1, d])));
     }
     this.prior.build((name, shape, init) => this.addWeight(name, shape, 'float32', init), d, this.seed);
     this.addDivergenceWeight();
@@ -210,7 +210,7 @@ export class FlowPosterior extends DivergenceLayer {
     let logDet: tf.Tensor = tf.zeros([z.shape[0]]);
     let column = 0;
     for (const f of this.flows) {
-      const size = f.paramSize?.(this.latentSize) ?? 0;
+      const size = f.paramSize(this.latentSize);
       const own = size === 0 || params === null ? undefined : tf.slice(params, [0, column], [-1, size]);
       column += size;
       const [next, ld] = f.forwardAndLogDet(z, own);

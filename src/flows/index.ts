@@ -13,3 +13,5 @@ export type {RadialFlowArgs} from './radial_flow';
 export {InverseAutoregressiveFlow, inverseAutoregressiveFlow} from './inverse_autoregressive_flow';
 export type {InverseAutoregressiveFlowArgs} from './inverse_autoregressive_flow';
 export type {MadeActivation} from './made';
+export {FlowPosterior, flowPosterior} from './flow_posterior';
+export type {FlowPosteriorArgs} from './flow_posterior';

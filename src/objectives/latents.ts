@@ -8,6 +8,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
+import {FlowPosterior} from '../flows/flow_posterior';
 import {KLDivergenceLayer} from '../layers/kl_divergence';
 import {modelLayers} from '../layers/model_layers';
 import {Reparameterize} from '../layers/reparameterize';
@@ -39,6 +40,12 @@ export function configureLatents(model: {layers: tfl.layers.Layer[]}, on: boolea
   const layers = new Set(modelLayers(model.layers));
   let latents = 0;
   for (const layer of layers) {
+    if (layer instanceof FlowPosterior) {
+      // A flow posterior is its own latent and prior: in bound mode it records log-weights instead of its KL.
+      latents++;
+      layer.setLogWeightEmission(on);
+      continue;
+    }
     if (!(layer instanceof Reparameterize)) continue;
     latents++;
     const kl = on ? upstreamKL(layer) : null;
