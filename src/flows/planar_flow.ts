@@ -36,7 +36,7 @@ interface PlanarParams {
   uHat: tf.Tensor;
   w: tf.Tensor;
   b: tf.Tensor;
-  /** softplus(wᵀu) = 1 + wᵀû > 0, `[n or 1, 1]`. */
+  /** 1 + wᵀû > 0 (softplus(wᵀu); 1 where w = 0), `[n or 1, 1]`. */
   s: tf.Tensor;
 }
 
@@ -55,7 +55,9 @@ function constrain(u: tf.Tensor, w: tf.Tensor, b: tf.Tensor): PlanarParams {
   const zero = tf.greaterEqual(0, wNorm2);
   const safeNorm2 = tf.where(zero, tf.onesLike(wNorm2), wNorm2);
   const coef = tf.where(zero, tf.zerosLike(wNorm2), tf.div(tf.sub(tf.softplus(tf.neg(wu)), 1), safeNorm2));
-  return {uHat: tf.add(u, tf.mul(coef, w)), w, b, s: tf.softplus(wu)};
+  // 1 + wᵀû: softplus(wᵀu) under the constraint, 1 where w = 0 (û = u, wᵀû = 0).
+  const s = tf.where(zero, tf.onesLike(wu), tf.softplus(wu));
+  return {uHat: tf.add(u, tf.mul(coef, w)), w, b, s};
 }
 
 /**
