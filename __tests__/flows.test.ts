@@ -397,6 +397,18 @@ describe.each(NODE_BACKENDS)('flows on %s', (backend) => {
       expectClose(flow.forwardAndLogDet(onPlane, worst)[1], [Math.log(sp(-2))], 1e-5, 1e-6);
       const deep = tf.tensor2d([[-30, 0, 1, 0, 0]]);  // wᵀu = −30: det = softplus(−30) ≈ 9.4e-14 at a = 0
       expectClose(flow.forwardAndLogDet(onPlane, deep)[1], [Math.log(sp(-30))], 1e-5, 1e-6);
+      // wᵀu = −200: det = softplus(−200) ≈ e^{−200} underflows float32, its log (−200) does not; gradients finite.
+      const deeper = tf.tensor2d([[-200, 0, 1, 0, 0]]);
+      expectClose(flow.forwardAndLogDet(onPlane, deeper)[1], [-200], 1e-6, 0);
+      const nearPlane = tf.tensor2d([[0, 0], [1e-20, 0], [1e-3, 0], [-0.5, 0]]);
+      const ld = Array.from(flow.forwardAndLogDet(nearPlane, tf.tile(deeper, [4, 1]))[1].dataSync());
+      expect(ld.every(Number.isFinite)).toBe(true);
+      // Off the plane det = tanh²(a) + e^{−200} tanh'(a) ≈ tanh²(a).
+      expectClose(ld.slice(2), [2 * Math.log(Math.tanh(1e-3)), 2 * Math.log(Math.tanh(0.5))], 1e-5, 1e-6);
+      for (const q of [worst, deep, deeper]) {
+        const both = tf.grads((x: tf.Tensor, pp: tf.Tensor) => tf.sum(flow.forwardAndLogDet(x, tf.tile(pp, [4, 1]))[1]))([nearPlane, q]);
+        for (const g of both) expect(Array.from(g.dataSync()).every(Number.isFinite)).toBe(true);
+      }
     });
 
     it('is finite in value and gradient at |z| = 10, 100 and 10⁴ (tanh saturated), matching float64', () => {

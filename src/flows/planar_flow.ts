@@ -38,6 +38,8 @@ interface PlanarParams {
   b: tf.Tensor;
   /** 1 + wᵀû > 0 (softplus(wᵀu); 1 where w = 0), `[n or 1, 1]`. */
   s: tf.Tensor;
+  /** log(1 + wᵀû), finite where s underflows. */
+  logS: tf.Tensor;
 }
 
 /**
@@ -57,26 +59,47 @@ function constrain(u: tf.Tensor, w: tf.Tensor, b: tf.Tensor): PlanarParams {
   const coef = tf.where(zero, tf.zerosLike(wNorm2), tf.div(tf.sub(tf.softplus(tf.neg(wu)), 1), safeNorm2));
   // 1 + wᵀû: softplus(wᵀu) under the constraint, 1 where w = 0 (û = u, wᵀû = 0).
   const s = tf.where(zero, tf.onesLike(wu), tf.softplus(wu));
-  return {uHat: tf.add(u, tf.mul(coef, w)), w, b, s};
+  const logS = tf.where(zero, tf.zerosLike(wu), logSoftplus(wu));
+  return {uHat: tf.add(u, tf.mul(coef, w)), w, b, s, logS};
 }
 
 /**
- * `log(1 + wᵀû · tanh'(a))` with wᵀû = s − 1: writing t = e^{−2|a|},
+ * `log softplus(x)`: for x < −20 it is x (softplus(x) = e^x (1 − e^x/2 + …),
+ * the difference below 10⁻⁹), where softplus(x) itself underflows from
+ * x ≈ −104 and its log would be −∞. The other branch sees max(x, −20), so
+ * neither branch's gradient is 0/0.
+ */
+function logSoftplus(x: tf.Tensor): tf.Tensor {
+  const small = tf.greaterEqual(-20, x);
+  return tf.where(small, x, tf.log(tf.softplus(tf.maximum(x, -20))));
+}
+
+/**
+ * `log(1 + wᵀû · tanh'(a))` with 1 + wᵀû = s > 0: writing t = e^{−2|a|},
  * tanh²(a) = ((1 − t)/(1 + t))² and tanh'(a) = 4t/(1 + t)², so
  *
  *     1 + (s − 1) tanh'(a) = tanh²(a) + s tanh'(a) = ((1 − t)² + 4 s t) / (1 + t)²,
  *
  * a sum of non-negative terms (no cancellation where 1 + wᵀû·tanh' is
- * near 0), with 1 − t = −expm1(−2|a|) accurate at small |a| and t → 0,
- * the log-det → 0, for large |a| (|z| = 10⁴: no 0·∞ and no overflow).
+ * near 0). It is taken in log space, `logaddexp(2 log(1 − t), log 4 + log s − 2|a|)
+ * − 2 softplus(−2|a|)`, with 1 − t = −expm1(−2|a|) accurate at small |a|
+ * and log s given (see logSoftplus), so the log-det stays finite for every
+ * parameter — log s at a = 0, e.g. −200 for wᵀu = −200, where s itself
+ * underflows — and → 0 for large |a| (|z| = 10⁴: no 0·∞, no overflow).
+ * At a = 0 exactly, log(1 − t) = −∞ is a constant branch, so its infinite
+ * derivative never meets the zero weight logaddexp gives it.
  */
-function planarLogDet(a: tf.Tensor, s: tf.Tensor): tf.Tensor {
-  const twoAbs = tf.mul(tf.abs(a), -2);
-  const t = tf.exp(twoAbs);
-  const oneMinusT = tf.neg(tf.expm1(twoAbs));
-  const numerator = tf.add(tf.square(oneMinusT), tf.mul(tf.mul(4, s), t));
+function planarLogDet(a: tf.Tensor, logS: tf.Tensor): tf.Tensor {
+  const absA = tf.abs(a);
+  const atZero = tf.greaterEqual(0, absA);
+  const safeAbs = tf.where(atZero, tf.onesLike(absA), absA);
+  const logOneMinusT = tf.log(tf.neg(tf.expm1(tf.mul(safeAbs, -2))));
+  const first = tf.where(atZero, tf.fill(absA.shape, -Infinity), tf.mul(2, logOneMinusT));
+  const second = tf.add(tf.sub(logS, tf.mul(2, absA)), Math.log(4));
+  const top = tf.maximum(first, second);
+  const logSum = tf.add(top, tf.log(tf.add(tf.exp(tf.sub(first, top)), tf.exp(tf.sub(second, top)))));
   // log (1 + t)² = 2 softplus(−2|a|).
-  return tf.sub(tf.log(numerator), tf.mul(2, tf.softplus(twoAbs)));
+  return tf.sub(logSum, tf.mul(2, tf.softplus(tf.mul(absA, -2))));
 }
 
 /**
@@ -146,10 +169,10 @@ export class PlanarFlow extends FlowLayer {
   }
 
   protected forward(z: tf.Tensor, params: tf.Tensor|null): [tf.Tensor, tf.Tensor] {
-    const {uHat, w, b, s} = this.params(params);
+    const {uHat, w, b, logS} = this.params(params);
     const a = tf.add(tf.sum(tf.mul(z, w), -1, true), b);
     const y = tf.add(z, tf.mul(uHat, tf.tanh(a)));
-    return [y, tf.reshape(planarLogDet(a, s), [-1])];
+    return [y, tf.reshape(planarLogDet(a, logS), [-1])];
   }
 
   /**
@@ -163,7 +186,7 @@ export class PlanarFlow extends FlowLayer {
   override inverseAndLogDet(y: tf.Tensor, params?: tf.Tensor): [tf.Tensor, tf.Tensor] {
     const p = this.checkTensors(y, params);
     return tf.tidy(() => {
-      const {uHat, w, b, s} = this.params(p);
+      const {uHat, w, b, s, logS} = this.params(p);
       const c = tf.sub(s, 1);
       const tau = tf.add(tf.sum(tf.mul(y, w), -1, true), b);
       const absC = tf.abs(c);
@@ -182,10 +205,10 @@ export class PlanarFlow extends FlowLayer {
       }
       const a0 = tf.mul(tf.add(lo, hi), 0.5);
       const residual = tf.sub(tf.add(a0, tf.mul(c, tf.tanh(a0))), tau);
-      const slope = tf.exp(planarLogDet(a0, s));
+      const slope = tf.exp(planarLogDet(a0, logS));
       const a = tf.sub(a0, tf.div(residual, slope));
       const z = tf.sub(y, tf.mul(uHat, tf.tanh(a)));
-      return [z, tf.neg(tf.reshape(planarLogDet(a, s), [-1]))] as [tf.Tensor, tf.Tensor];
+      return [z, tf.neg(tf.reshape(planarLogDet(a, logS), [-1]))] as [tf.Tensor, tf.Tensor];
     });
   }
 
