@@ -50,10 +50,11 @@ export function exponentialTemperatureSchedule(
 /**
  * Sets the temperature τ of the model's relaxed samplers (`GumbelSoftmax`
  * layers) before each batch or epoch. By default it follows Jang et al.
- * (2017, arXiv:1611.01144, section 4): τ = max(τ_min, τ₀·exp(−r·t)) of the
- * global training step t, updated every N steps; they treat N (500 or 1000)
- * and r (10⁻⁵ or 10⁻⁴) as hyperparameters and use τ₀ = 1, τ_min = 0.5. The
- * defaults here: τ₀ = 1, r = 10⁻⁵, τ_min = 0.5, N = 500 batches.
+ * (2017, arXiv:1611.01144): τ = max(τ_min, τ₀·exp(−r·t)) of the
+ * global training step t, updated every N steps, with τ_min = 0.5 and the
+ * rate r and interval N as hyperparameters (τ₀ = 1 there). The defaults
+ * here: τ₀ = 1, r = 10⁻⁵, τ_min = 0.5, N = 500 batches (N = 1 with
+ * `unit: 'epoch'`).
  *
  * ```js
  * await vae.fit(x, x, {epochs: 100, batchSize: 100, callbacks: [

@@ -79,7 +79,7 @@ function logGamma(k: number): number {
 /**
  * The Concrete log-density of a point `y` of the simplex given `x = log y`,
  * per position (reduces the class axis), with respect to Lebesgue measure on
- * the first K − 1 coordinates (Maddison et al. 2017, eq. 3 / appendix):
+ * the first K − 1 coordinates (Maddison et al. 2017, Definition 1):
  *
  *     log p(y) = log (K−1)! + (K−1) log τ + Σ_k (l_k − (τ+1)·x_k) − K·logsumexp_k(l_k − τ·x_k)
  *
