@@ -465,6 +465,11 @@ describe.each(NODE_BACKENDS)('RelaxedOneHotCategorical on %s', (backend) => {
       expectClose(again, lps, 1e-4, 1e-3);
       tf.dispose([lp, lpl, y, lps, again]);
     }
+    // A temperature per batch element, as a tensor: each row's density at its own τ.
+    const taus = tf.tensor1d([0.3, 2]);
+    const perRow = new RelaxedOneHotCategorical({temperature: taus, logits: l}).logProb(tf.tensor2d(ys));
+    expectClose(perRow, ys.map((y, b) => concreteLogDensity64(y.map((v) => Math.log(Math.fround(v))), l[b], [0.3, 2][b])), 1e-5, 1e-4);
+    tf.dispose([taus, perRow]);
     // From probabilities: the same density as from their logarithms.
     const probs = [0.2, 0.5, 0.3];
     const a = new RelaxedOneHotCategorical({temperature: 0.7, probs}).logProb(tf.tensor1d([0.1, 0.6, 0.3]));
