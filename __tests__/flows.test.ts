@@ -588,6 +588,19 @@ describe.each(NODE_BACKENDS)('flows on %s', (backend) => {
       expectClose(byDefault.weights[8].read(), [2, 2, 2], 0, 0);
     });
 
+    it('builds on a first forwardAndLogDet through apply: weights named in the layer\'s own scope', () => {
+      const a = tfv.flows.inverseAutoregressiveFlow({hiddenUnits: 3, name: 'iaf_a'});
+      const b = tfv.flows.inverseAutoregressiveFlow({hiddenUnits: 3, name: 'iaf_b'});
+      const z = tf.zeros([2, 3]);
+      const before = tf.memory().numTensors;
+      const results = [a.forwardAndLogDet(z), b.forwardAndLogDet(z)];
+      expect(a.built && b.built).toBe(true);
+      expect(a.weights[0].name).toMatch(/^iaf_a\/kernel_0/);
+      expect(b.weights[0].name).toMatch(/^iaf_b\/kernel_0/);
+      tf.dispose(results);
+      expect(tf.memory().numTensors).toBe(before + a.weights.length + b.weights.length);
+    });
+
     it('orders: the default is 0..d−1, reverse d−1..0, an explicit order as given', () => {
       const make = (args: tfv.flows.InverseAutoregressiveFlowArgs) => {
         const f = tfv.flows.inverseAutoregressiveFlow({hiddenUnits: 4, ...args});

@@ -76,7 +76,8 @@ export abstract class FlowLayer extends tfl.layers.Layer implements Bijector {
   /**
    * `[f(z), log|det ∂f/∂z|]`: `z` `[batch, d]`, the log-det `[batch]`.
    * `params` `[batch, paramSize(d)]` where the flow takes per-example
-   * parameters. Builds the layer from `z`'s shape if it is not built yet.
+   * parameters. Builds the layer from `z`'s shape if it is not built yet
+   * (through `apply`, so its weights are named in its own scope).
    */
   forwardAndLogDet(z: tf.Tensor, params?: tf.Tensor): [tf.Tensor, tf.Tensor] {
     const p = this.checkTensors(z, params);
@@ -98,10 +99,14 @@ export abstract class FlowLayer extends tfl.layers.Layer implements Bijector {
       throw new Error(`${this.where}: expected params to be a tensor. Received: ${String(params)}`);
     }
     const shapes: Shape[] = params == null ? [z.shape] : [z.shape, params.shape];
+    const [zShape, pShape] = this.checkShapes(shapes.length === 1 ? shapes[0] : shapes);
     if (!this.built) {
-      this.build(shapes.length === 1 ? shapes[0] : shapes);
-    } else {
-      this.checkShapes(shapes.length === 1 ? shapes[0] : shapes);
+      // Built through `apply` on one zero row, so that the weights are named in the layer's scope
+      // (`planar_flow_1/u`, as a model's build names them): built directly, two flows would both own a `u`.
+      tf.tidy(() => {
+        const zeroRow = tf.zeros([1, zShape[1] as number]);
+        this.apply(pShape === null ? zeroRow : [zeroRow, tf.zeros([1, pShape[1] as number])]);
+      });
     }
     for (const [name, t] of [['z', z], ['params', params]] as const) {
       if (t != null && t.dtype !== 'float32') {

@@ -57,7 +57,7 @@ export interface InverseAutoregressiveFlowArgs extends LayerArgs {
 
 /**
  * The inverse autoregressive flow (Kingma et al. 2016, arXiv:1606.04934,
- * eq. 11–14):
+ * section 4, in its numerically stable gated form):
  *
  *     [m, s] = MADE(z, h),   σ = sigmoid(s),
  *     f(z) = σ ⊙ z + (1 − σ) ⊙ m,
