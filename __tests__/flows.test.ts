@@ -361,6 +361,67 @@ describe.each(NODE_BACKENDS)('flows on %s', (backend) => {
     });
   });
 
+  describe('parameter gradients against central differences', () => {
+    /** Σ f(z) + Σ logDet in float64 for one row's parameters. */
+    const objective64 = (ref: {y: number[], logDet: number}) => ref.y.reduce((a, v) => a + v, 0) + ref.logDet;
+
+    it.each([
+      ['planar', 3, 7, (q: number[], z: number[]) => objective64(planar64(q.slice(0, 3), q.slice(3, 6), q[6], z))],
+      ['radial', 3, 5, (q: number[], z: number[]) => objective64(radial64(q.slice(0, 3), q[3], q[4], z))],
+    ] as const)('%s (amortized): ∂(Σ f + Σ logDet)/∂params equals float64 central differences (8 rows)', (kind, d, size, f64) => {
+      const flow = kind === 'planar' ? tfv.flows.planarFlow({amortized: true}) : tfv.flows.radialFlow({amortized: true});
+      const p = seededMatrix(8, size, 81, 1.5);
+      const z = seededMatrix(8, d, 82, 1.5);
+      const g = tf.grad((q: tf.Tensor) => {
+        const [y, logDet] = flow.forwardAndLogDet(z, q);
+        return tf.add(tf.sum(y), tf.sum(logDet)) as tf.Scalar;
+      })(p).arraySync() as number[][];
+      const zs = z.arraySync() as number[][];
+      (p.arraySync() as number[][]).forEach((q, b) => {
+        const fd = q.map((_, i) => {
+          const h = 1e-6;
+          const plus = [...q];
+          const minus = [...q];
+          plus[i] += h;
+          minus[i] -= h;
+          return (f64(plus, zs[b]) - f64(minus, zs[b])) / (2 * h);
+        });
+        expectClose(g[b], fd, 1e-3, 1e-4);
+      });
+    });
+
+    it('IAF: ∂(Σ f + Σ logDet)/∂weights equals central differences of the layer itself (float32, h = 1e-2)', () => {
+      // tanh hidden units: smooth, so central differences have O(h²) error everywhere (relu's kink would not).
+      const layer = built(tfv.flows.inverseAutoregressiveFlow({hiddenUnits: 7, order: [2, 0, 3, 1], contextSize: 2, activation: 'tanh'}), 4, 2);
+      randomizeWeights(layer, 505, 0.5);
+      const z = seededMatrix(6, 4, 83, 1.5);
+      const p = seededMatrix(6, 2, 84);
+      const objective = () => {
+        const [y, logDet] = layer.forwardAndLogDet(z, p);
+        return tf.add(tf.sum(y), tf.sum(logDet)) as tf.Scalar;
+      };
+      const vars = layer.trainableWeights.map((w) => w.read() as tf.Variable);
+      const {grads} = tf.variableGrads(objective, vars);
+      const h = 1e-2;
+      for (const v of vars) {
+        const base = Array.from(v.dataSync());
+        const auto = Array.from(grads[v.name].dataSync());
+        // Three entries of each weight: first, middle, last.
+        for (const i of [0, Math.floor(base.length / 2), base.length - 1]) {
+          const at = (delta: number) => {
+            const moved = [...base];
+            moved[i] += delta;
+            v.assign(tf.tensor(moved, v.shape));
+            return objective().dataSync()[0];
+          };
+          const fd = (at(h) - at(-h)) / (2 * h);
+          v.assign(tf.tensor(base, v.shape));
+          expect(Math.abs(auto[i] - fd)).toBeLessThan(2e-3 * Math.max(1, Math.abs(fd)));
+        }
+      }
+    });
+  });
+
   describe('PlanarFlow', () => {
     const rows = (t: tf.Tensor) => t.arraySync() as number[][];
 
