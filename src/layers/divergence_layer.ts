@@ -22,8 +22,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import {applicationKey, isCollectingLayerLosses, LayerLossBuffer} from '../engine/layer_losses';
 import {SeedStream} from '../util/seed';
 import type {Kwargs, LayerArgs} from '../util/tfjs_types';
-import {KLWeight, KLWeighted} from './kl_weight';
+import {checkNonNegative} from '../util/validate';
+import type {KLWeighted} from './kl_weight';
 import {modelLayers} from './model_layers';
+import {ScalarWeight} from './scalar_weight';
 
 /**
  * Marks divergence layers by a registered symbol rather than `instanceof`, so
@@ -62,7 +64,7 @@ export function divergenceTermNames(layers: DivergenceSource[]): string[] {
 export abstract class DivergenceLayer extends tfl.layers.Layer implements DivergenceSource {
   /** The seeded noise of the layer (unseeded when `seed` is undefined). */
   protected readonly seeds: SeedStream;
-  private readonly beta: KLWeight;
+  private readonly beta: ScalarWeight;
   private readonly lossBuffer: LayerLossBuffer;
 
   /**
@@ -74,7 +76,7 @@ export abstract class DivergenceLayer extends tfl.layers.Layer implements Diverg
     super(args);
     Object.defineProperty(this, DIVERGENCE_LAYER, {value: true});
     this.seeds = new SeedStream(seed);
-    this.beta = new KLWeight(initialWeight, () => this.name);
+    this.beta = new ScalarWeight(initialWeight, 'setKLWeight', (w) => checkNonNegative('setKLWeight', 'weight', w), () => this.name);
     this.lossBuffer = new LayerLossBuffer(`${this.getClassName()} '${this.name}'`);
     // One closure per layer, registered once: it returns everything recorded since its last call.
     this.addLoss(() => this.lossBuffer.take());
@@ -82,7 +84,7 @@ export abstract class DivergenceLayer extends tfl.layers.Layer implements Diverg
 
   /** Adds the non-trainable weight `kl_weight` (β); call from `build`. */
   protected addDivergenceWeight(): void {
-    this.beta.attach(this.addWeight('kl_weight', [], 'float32', this.beta.initializer(), undefined, false));
+    this.beta.attach((name, init) => this.addWeight(name, [], 'float32', init, undefined, false), 'kl_weight');
   }
 
   /** β as the layer was constructed with (its config value). */
@@ -108,7 +110,7 @@ export abstract class DivergenceLayer extends tfl.layers.Layer implements Diverg
    * `call` runs): the buffer keeps what it needs, the scope frees the rest.
    */
   protected recordDivergence(key: string, surrogate: tf.Scalar, term: tf.Scalar): void {
-    this.lossBuffer.record(key, this.beta.scale(surrogate), term);
+    this.lossBuffer.record(key, tf.mul(this.beta.tensor(), surrogate) as tf.Scalar, term);
   }
 
   currentDivergence(): tf.Scalar {

@@ -4,8 +4,7 @@
  * latent's KL divergence from its prior.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import type {Initializer, Kwargs, LayerArgs, LayerVariable, Shape} from '../util/tfjs_types';
+import type {Kwargs, LayerArgs, Shape} from '../util/tfjs_types';
 
 import {discreteKL} from '../distributions/discrete';
 import {FLOAT32_MAX} from '../distributions/normal';
@@ -16,6 +15,7 @@ import {
 } from '../util/validate';
 import type {AnyTensor, LayerIO, SymbolicTensor} from './apply_types';
 import {DivergenceLayer} from './divergence_layer';
+import {ScalarWeight} from './scalar_weight';
 import type {ShapeArg} from './gaussian_params';
 
 /**
@@ -171,44 +171,6 @@ export function gumbelSoftmaxWithNoise(logits: tf.Tensor, gumbel: tf.Tensor, tem
   return tf.tidy(() => tf.exp(relaxedLogSample(logits, gumbel, temperature)));
 }
 
-/** τ as a non-trainable weight of the layer (the pattern of `kl_weight`). */
-class TemperatureWeight {
-  private variable: LayerVariable|null = null;
-
-  constructor(readonly initial: number, private readonly owner: () => string) {}
-
-  initializer(): Initializer {
-    return tfl.initializers.constant({value: this.initial});
-  }
-
-  attach(variable: LayerVariable): void {
-    this.variable = variable;
-  }
-
-  /** τ as a tensor for the ops of one call (the variable's value; a number before build). */
-  tensor(): tf.Tensor|number {
-    return this.variable === null ? this.initial : this.variable.read();
-  }
-
-  get(): number {
-    return this.variable === null ? this.initial : this.variable.read().dataSync()[0];
-  }
-
-  async read(): Promise<number> {
-    return this.variable === null ? this.initial : (await this.variable.read().data())[0];
-  }
-
-  set(temperature: number): void {
-    checkPositive('setTemperature', 'temperature', temperature);
-    if (this.variable === null) {
-      throw new Error(`setTemperature: layer '${this.owner()}' is not built yet; apply it to inputs first`);
-    }
-    const value = tf.scalar(temperature);
-    this.variable.write(value);
-    value.dispose();
-  }
-}
-
 /**
  * A relaxed one-hot sample of a categorical latent from its logits `l`
  * (classes on the last axis), the Gumbel-softmax / Concrete relaxation
@@ -252,7 +214,7 @@ export class GumbelSoftmax extends DivergenceLayer {
   readonly priorTemperature: number|undefined;
   readonly seed: number|undefined;
   private readonly prior: ResolvedPrior;
-  private readonly tau: TemperatureWeight;
+  private readonly tau: ScalarWeight;
   private mode: GumbelSoftmaxInferenceMode;
 
   constructor(args: GumbelSoftmaxArgs = {}) {
@@ -260,8 +222,8 @@ export class GumbelSoftmax extends DivergenceLayer {
     const seed = args.seed == null ? undefined : checkSeed(WHERE, 'seed', args.seed);
     super(args, args.weight === undefined ? 1 : checkNonNegative(WHERE, 'weight', args.weight), seed);
     this.seed = seed;
-    this.tau = new TemperatureWeight(args.temperature === undefined ? 1 : checkPositive(WHERE, 'temperature', args.temperature),
-        () => this.name);
+    this.tau = new ScalarWeight(args.temperature === undefined ? 1 : checkPositive(WHERE, 'temperature', args.temperature),
+        'setTemperature', (t) => checkPositive('setTemperature', 'temperature', t), () => this.name);
     this.hard = args.hard === undefined ? false : checkBoolean(WHERE, 'hard', args.hard);
     this.prior = resolvePrior(args.prior);
     this.kl = args.kl === undefined ? 'categorical' : checkOneOf(WHERE, 'kl', args.kl, ['categorical', 'relaxed'] as const);
@@ -309,7 +271,7 @@ export class GumbelSoftmax extends DivergenceLayer {
       throw new Error(`${WHERE}: expected prior.${name} to have K = ${k} entries (the last axis of the logits). ` +
           `Received: prior.${name} of length ${p.length}`);
     }
-    this.tau.attach(this.addWeight('temperature', [], 'float32', this.tau.initializer(), undefined, false));
+    this.tau.attach((name, init) => this.addWeight(name, [], 'float32', init, undefined, false), 'temperature');
     this.addDivergenceWeight();
     this.built = true;
   }
