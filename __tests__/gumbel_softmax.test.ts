@@ -21,7 +21,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../src';
 import {RelaxedOneHotCategorical} from '../src/distributions';
-import {gumbelNoise} from '../src/distributions/relaxed_one_hot_categorical';
+import {gumbelNoise} from '../src/distributions/discrete';
 import {GumbelSoftmax, gumbelSoftmaxWithNoise} from '../src/layers/gumbel_softmax';
 import {deriveSeed} from '../src/util/seed';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';

@@ -9,6 +9,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfv from '../src';
 import {NODE_BACKENDS, useBackend} from './helpers/backends';
 import {binaryData, buildVae} from './helpers/vae';
+import {useSeededMathRandom} from './helpers/random';
+
+// Unseeded initializers and fit's shuffling draw from Math.random: reseeded before each test.
+useSeededMathRandom(0x7a1);
 
 /** 40 binary images of 20 pixels, one pixel of image `at` NaN. */
 function dataWithNaN(at: number): tf.Tensor2D {

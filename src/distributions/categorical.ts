@@ -9,7 +9,7 @@ import {SERIALIZATION_PACKAGE} from '../util/serialization';
 import {
   checkEventRank, checkLogitsOrProbs, checkOptionalSeed, checkSampleShape, Distribution, Param, toTensor,
 } from './distribution';
-import {categoricalNegLogProbFromLogits, discreteEntropy, logOfProbability, mulOrZero} from './discrete';
+import {categoricalNegLogProbFromLogits, discreteEntropy, gumbelNoise, logOfProbability, mulOrZero} from './discrete';
 import {FLOAT32_MAX} from './normal';
 
 export interface CategoricalArgs {
@@ -20,10 +20,6 @@ export interface CategoricalArgs {
   /** Trailing axes (before the class axis) that form one event (`logProb`, `entropy`, `kl` sum over them). Default 0. */
   eventRank?: number;
 }
-
-/** The smallest and largest uniforms the Gumbel draw uses: −log(−log u) is finite on [2⁻¹²⁶, 1 − 2⁻²⁴]. */
-const UNIFORM_MIN = 1.1754943508222875e-38;
-const UNIFORM_MAX = 1 - 2 ** -24;
 
 /**
  * Independent categorical variables over K classes (the last axis of the
@@ -88,12 +84,9 @@ export class Categorical extends Distribution {
     const shape = [...checkSampleShape(where, sampleShape), ...this.paramShape, this.numClasses];
     const s = checkOptionalSeed(where, seed);
     return tf.tidy(() => {
-      // Gumbel-max: argmax_c (l_c + g_c), g = −log(−log u). u is kept in [2⁻¹²⁶, 1 − 2⁻²⁴], where g is finite
-      // (u = 0 would give −∞ and u = 1 +∞, a NaN next to a logit of −∞). Probabilities enter as log p (−∞ for 0),
-      // logits as they are: l + g rounds to l at |l| = 3e38 and stays finite below the largest float32.
-      const u = tf.clipByValue(tf.randomUniform(shape, 0, 1, 'float32', s === undefined ? undefined : deriveSeed(s, 0)),
-          UNIFORM_MIN, UNIFORM_MAX);
-      const g = tf.neg(tf.log(tf.neg(tf.log(u))));
+      // Gumbel-max: argmax_c (l_c + g_c), g standard Gumbel (finite: see gumbelNoise). Probabilities enter as
+      // log p (−∞ for 0), logits as they are: l + g rounds to l at |l| = 3e38 and stays finite below the largest float32.
+      const g = gumbelNoise(shape, s === undefined ? undefined : deriveSeed(s, 0));
       const scores = this.logits !== null ? tf.clipByValue(toTensor(this.logits), -FLOAT32_MAX, FLOAT32_MAX) : this.logProbabilities();
       return tf.argMax(tf.add(scores, g), -1);
     });

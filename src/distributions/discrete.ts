@@ -147,3 +147,23 @@ export function discreteKL(q: tf.Tensor, logQ: tf.Tensor, logP: tf.Tensor): tf.T
 export function discreteEntropy(q: tf.Tensor, logQ: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.neg(tf.sum(mulOrZero(q, logQ), -1)));
 }
+
+/**
+ * The smallest and largest uniforms of a Gumbel draw: `−log(−log u)` is
+ * finite on [2⁻¹²⁶, 1 − 2⁻²⁴], from −4.47 to 16.6 (u = 0 would give −∞ and
+ * u = 1 +∞, a NaN next to a logit of −∞).
+ */
+const UNIFORM_MIN = 1.1754943508222875e-38;
+const UNIFORM_MAX = 1 - 2 ** -24;
+
+/**
+ * Standard Gumbel noise `g = −log(−log u)` of `shape`, from uniforms clamped
+ * to [2⁻¹²⁶, 1 − 2⁻²⁴] (finite everywhere): the noise of `Categorical`'s
+ * Gumbel-max draw and of the Gumbel-softmax relaxation.
+ */
+export function gumbelNoise(shape: number[], seed?: number): tf.Tensor {
+  return tf.tidy(() => {
+    const u = tf.clipByValue(tf.randomUniform(shape, 0, 1, 'float32', seed), UNIFORM_MIN, UNIFORM_MAX);
+    return tf.neg(tf.log(tf.neg(tf.log(u))));
+  });
+}

@@ -11,7 +11,7 @@ import {
   broadcastShapes, checkEventRank, checkLogitsOrProbs, checkOptionalSeed, checkParam, checkSampleShape, Distribution, Param,
   toNumberOrTensor, toTensor,
 } from './distribution';
-import {logOfProbability} from './discrete';
+import {gumbelNoise, logOfProbability} from './discrete';
 import {FLOAT32_MAX} from './normal';
 
 export interface RelaxedOneHotCategoricalArgs {
@@ -23,23 +23,6 @@ export interface RelaxedOneHotCategoricalArgs {
   probs?: Param;
   /** Trailing axes (before the class axis) that form one event with it (`logProb` sums over them). Default 0. */
   eventRank?: number;
-}
-
-/**
- * The smallest and largest uniforms of the Gumbel draw: `−log(−log u)` is
- * finite on [2⁻¹²⁶, 1 − 2⁻²⁴], from −4.47 to 16.6 (u = 0 would give −∞ and
- * u = 1 +∞, a NaN next to a logit of −∞). The same range as `Categorical`'s
- * Gumbel-max draw.
- */
-const UNIFORM_MIN = 1.1754943508222875e-38;
-const UNIFORM_MAX = 1 - 2 ** -24;
-
-/** Standard Gumbel noise `g = −log(−log u)` of `shape`, from uniforms clamped to [2⁻¹²⁶, 1 − 2⁻²⁴] (finite everywhere). */
-export function gumbelNoise(shape: number[], seed?: number): tf.Tensor {
-  return tf.tidy(() => {
-    const u = tf.clipByValue(tf.randomUniform(shape, 0, 1, 'float32', seed), UNIFORM_MIN, UNIFORM_MAX);
-    return tf.neg(tf.log(tf.neg(tf.log(u))));
-  });
 }
 
 /** `τ` as it multiplies the class axis: a number, or the tensor with a trailing axis of 1. */

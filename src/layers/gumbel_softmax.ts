@@ -6,9 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {Kwargs, LayerArgs, Shape} from '../util/tfjs_types';
 
-import {discreteKL} from '../distributions/discrete';
+import {discreteKL, gumbelNoise} from '../distributions/discrete';
 import {FLOAT32_MAX} from '../distributions/normal';
-import {concreteLogDensityOfLog, gumbelNoise, relaxedLogSample} from '../distributions/relaxed_one_hot_categorical';
+import {concreteLogDensityOfLog, relaxedLogSample} from '../distributions/relaxed_one_hot_categorical';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
 import {
   argumentError, checkBoolean, checkKnownOptions, checkNonNegative, checkOneOf, checkPositive, checkSeed, LAYER_ARG_NAMES,
