@@ -12,6 +12,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfv from '../src';
 import {deriveSeed} from '../src/util/seed';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';
+import {centralDifference} from './helpers/gradients';
 import {roundTripInMemory} from './helpers/io';
 import {useSeededMathRandom} from './helpers/random';
 import {binaryData, expectFlatTensorCount} from './helpers/vae';
@@ -112,15 +113,7 @@ describe.each(NODE_BACKENDS)('flowPosterior on %s', (backend) => {
       return layer.calculateLosses()[0];
     });
     const value = () => klReference(mu0, lv0, eps, 2, flows);
-    const central = (get: () => number, set: (x: number) => void) => {
-      const x = get();
-      set(x + 1e-6);
-      const up = value();
-      set(x - 1e-6);
-      const down = value();
-      set(x);
-      return (up - down) / 2e-6;
-    };
+    const central = (get: () => number, set: (x: number) => void) => centralDifference(value, get, set);
     const check = (g: tf.Tensor, fd: number[]) => expectClose(Array.from(g.dataSync()), fd, 1e-3, 1e-4);
     check(grads[mu.name], mu0.flatMap((r, b) => r.map((_, i) => central(() => mu0[b][i], (x) => mu0[b][i] = x))));
     check(grads[lv.name], lv0.flatMap((r, b) => r.map((_, i) => central(() => lv0[b][i], (x) => lv0[b][i] = x))));

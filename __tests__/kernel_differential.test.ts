@@ -33,6 +33,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import {_setSimdProductDisabled, disableFastWasmKernels, enableFastWasmKernels, getFastWasmKernelsStats} from '../src/perf/fast_wasm_kernels';
 import {useBackend} from './helpers/backends';
+import {mulberry32} from './helpers/random';
 
 const SEED = 0x5eed2024;
 /** Valid cases per kernel. */
@@ -41,17 +42,6 @@ const CASES = 2000;
 // ---------------------------------------------------------------- random numbers
 
 type Rng = () => number;
-
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const int = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)];

@@ -9,6 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../src';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';
+import {centralDifference} from './helpers/gradients';
 import {roundTripInMemory} from './helpers/io';
 import {binaryData} from './helpers/vae';
 import {useSeededMathRandom} from './helpers/random';
@@ -150,15 +151,7 @@ describe.each(NODE_BACKENDS)('klDivergence priors on %s', (backend) => {
     };
     const params = {mu: mu0.map((r) => r.slice()), lv: lv0.map((r) => r.slice()), loc: [0.5, -0.3, 0.2], rho: [0.4, -1, 1.3]};
     const value = () => ref(params.mu, params.lv, params.loc, params.rho);
-    const central = (get: () => number, set: (x: number) => void) => {
-      const x = get();
-      set(x + 1e-6);
-      const up = value();
-      set(x - 1e-6);
-      const down = value();
-      set(x);
-      return (up - down) / 2e-6;
-    };
+    const central = (get: () => number, set: (x: number) => void) => centralDifference(value, get, set);
     const check = (g: tf.Tensor, fd: number[]) => expectClose(Array.from(g.dataSync()), fd, 1e-3, 1e-5);
     check(grads[mu.name], params.mu.flatMap((row, b) => row.map((_, d) => central(() => params.mu[b][d], (x) => params.mu[b][d] = x))));
     check(grads[lv.name], params.lv.flatMap((row, b) => row.map((_, d) => central(() => params.lv[b][d], (x) => params.lv[b][d] = x))));

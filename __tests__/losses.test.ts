@@ -16,6 +16,7 @@ import {
 } from '../src/losses';
 import {gaussianOutput} from '../src/layers';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';
+import {mulberry32} from './helpers/random';
 
 // ---------------------------------------------------------------------------
 // Double-precision references (independent of the implementation)
@@ -101,16 +102,7 @@ function refGrad(row: RowNLL, yTrue: number[], yPred: number[], batch: number, k
 // Small deterministic data
 // ---------------------------------------------------------------------------
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 function uniform(n: number, lo: number, hi: number, seed: number): number[] {
   const r = rng(seed);
   return Array.from({length: n}, () => lo + (hi - lo) * r());
