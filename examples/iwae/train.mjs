@@ -43,14 +43,14 @@ const TEST_BINARIZATION_SEED = 1509;
 
 const DEFAULTS = {
   k: '1,5,50',
-  epochs: 24,
+  epochs: 12,
   batchSize: 100,
   lr: 1e-3,
   trainCount: 8000,
-  testCount: 1000,
+  testCount: 500,
   samples: 5000,
   evalBatch: 10,
-  evalEvery: 8,
+  evalEvery: 4,
   seed: 0,
 };
 
