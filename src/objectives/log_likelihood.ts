@@ -28,6 +28,11 @@ export interface EstimateLogLikelihoodArgs {
    * likelihood).
    */
   likelihood?: LikelihoodLoss;
+  /**
+   * Also return each example's figures (`perExample`), e.g. to compare two
+   * models on the same examples with a paired standard error. Default false.
+   */
+  perExample?: boolean;
 }
 
 /** The estimate, in nats per example. */
@@ -39,6 +44,8 @@ export interface LogLikelihoodEstimate {
   /** Mean over examples of the ELBO estimated on the same draws, `(1/S) Σ_s log w_s` (≤ logLikelihood). */
   elbo: number;
   numExamples: number;
+  /** With `perExample: true`: `log p̂(x)` and the ELBO of each example, in the order of x. */
+  perExample?: {logLikelihood: Float64Array, elbo: Float64Array};
 }
 
 const OUTPUT_BUDGET = 2 ** 22;
@@ -89,7 +96,10 @@ function compiledWithBound(model: tfl.LayersModel): boolean {
 export async function estimateLogLikelihood(
     model: tfl.LayersModel, x: tf.Tensor, y: tf.Tensor, args: EstimateLogLikelihoodArgs = {}): Promise<LogLikelihoodEstimate> {
   const where = 'estimateLogLikelihood';
-  checkKnownOptions(where, args, ['samples', 'batchSize', 'chunkSize', 'likelihood']);
+  checkKnownOptions(where, args, ['samples', 'batchSize', 'chunkSize', 'likelihood', 'perExample']);
+  if (args.perExample !== undefined && typeof args.perExample !== 'boolean') {
+    throw argumentError(where, 'perExample', 'a boolean', args.perExample);
+  }
   if (!(model instanceof tfl.LayersModel)) throw argumentError(where, 'model', 'a tf.LayersModel', model);
   for (const [name, t] of [['x', x], ['y', y]] as const) {
     if (!(t instanceof tf.Tensor)) throw argumentError(where, name, 'a tf.Tensor', t);
@@ -169,5 +179,7 @@ export async function estimateLogLikelihood(
   let sq = 0;
   for (let i = 0; i < n; i++) sq += (logLik[i] - mean) ** 2;
   const standardError = n > 1 ? Math.sqrt(sq / (n - 1) / n) : NaN;
-  return {logLikelihood: mean, standardError, elbo: meanElbo, numExamples: n};
+  const result: LogLikelihoodEstimate = {logLikelihood: mean, standardError, elbo: meanElbo, numExamples: n};
+  if (args.perExample === true) result.perExample = {logLikelihood: logLik, elbo};
+  return result;
 }
