@@ -46,8 +46,8 @@ const CATEGORICAL = new Set(['gumbel', 'st']);
 
 const DEFAULTS = {
   models: MODELS.join(','),
-  epochs: 20,
-  catEpochs: 20,
+  epochs: 50,
+  catEpochs: 100,
   batchSize: 100,
   lr: 1e-3,
   hidden: 300,
