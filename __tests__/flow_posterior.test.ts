@@ -177,6 +177,20 @@ describe.each(NODE_BACKENDS)('flowPosterior on %s', (backend) => {
     tf.dispose([a, b, x]);
   });
 
+  it.each([['planar'], ['iaf']])('a model with %s flows that own weights disposes every variable once', (kind) => {
+    const x = tfl.input({shape: [4]});
+    const mu = tfl.layers.dense({units: 2}).apply(x);
+    const lv = tfl.layers.dense({units: 2}).apply(x);
+    const flows = kind === 'planar' ? [tfv.flows.planarFlow(), tfv.flows.planarFlow()] :
+        [tfv.flows.inverseAutoregressiveFlow({hiddenUnits: 4})];
+    const model = tfl.model({inputs: x, outputs: tfv.flows.flowPosterior({flows}).apply([mu, lv]) as tfl.SymbolicTensor});
+    const variables = model.weights;
+    expect(variables.length).toBeGreaterThan(4);  // the dense layers' and the flows'
+    const result = model.dispose();  // threw "LayersVariable … is already disposed" when the flows' weights went twice
+    expect(result.numDisposedVariables).toBe(variables.length);
+    expect(variables.every((v) => v.read === undefined || (() => { try { v.read(); return false; } catch { return true; } })())).toBe(true);
+  });
+
   it('rejects bad arguments, naming them', () => {
     expect(() => tfv.flows.flowPosterior({flows: []})).toThrow(/flowPosterior: expected flows to be a non-empty array of flow layers/);
     expect(() => tfv.flows.flowPosterior({flows: [tfl.layers.dense({units: 2}) as never]}))

@@ -91,6 +91,8 @@ export class FlowPosterior extends DivergenceLayer {
   private emitting = false;
   private covered = false;
   private latentSize = -1;
+  /** True while `dispose` lets tfjs dispose this layer's own weights (the flows dispose theirs). */
+  private disposingOwn = false;
 
   constructor(args: FlowPosteriorArgs) {
     const where = 'flowPosterior';
@@ -152,12 +154,14 @@ export class FlowPosterior extends DivergenceLayer {
   }
 
   override get trainableWeights(): LayerVariable[] {
+    if (this.disposingOwn) return super.trainableWeights;
     return this.trainable ? [...super.trainableWeights, ...this.flows.flatMap((f) => f.trainableWeights)] : [];
   }
 
   override get nonTrainableWeights(): LayerVariable[] {
     // tfjs's getter: the non-trainable weights, or every weight of a frozen layer; the flows' likewise.
     const own = super.nonTrainableWeights;
+    if (this.disposingOwn) return own;
     return [...own, ...this.flows.flatMap((f) => (this.trainable ? f.nonTrainableWeights : f.weights))];
   }
 
@@ -238,8 +242,17 @@ export class FlowPosterior extends DivergenceLayer {
   }
 
   override dispose(): ReturnType<tfl.layers.Layer['dispose']> {
-    for (const f of this.flows) f.dispose();
-    return super.dispose();
+    // Each flow disposes its own weights; tfjs's dispose then sees this layer's own weights only (through
+    // `this.weights`, which otherwise includes the flows': they would be disposed twice).
+    const flows = this.flows.map((f) => f.dispose());
+    this.disposingOwn = true;
+    try {
+      const own = super.dispose();
+      return {refCountAfterDispose: own.refCountAfterDispose,
+              numDisposedVariables: own.numDisposedVariables + flows.reduce((n, r) => n + r.numDisposedVariables, 0)};
+    } finally {
+      this.disposingOwn = false;
+    }
   }
 
   override getConfig(): tf.serialization.ConfigDict {
