@@ -594,8 +594,7 @@ async function main() {
         `q's mass on [−4, 4]²: ${gridMass.toFixed(4)} by the grid, ${sampleMass.toFixed(4)} by the samples`);
       entry.fits.push({type, k, F, se, kl, trainSeconds: seconds, evalSeconds, gridMass, sampleMass, log});
       rows.push(opts.histogram ? [target, density, histogram(samples, opts.pixels)] : [target, density]);
-      // The weights only: Layer.dispose() refuses a layer that was never apply()'d (forwardAndLogDet does not count).
-      flows.forEach((f) => f.trainableWeights.forEach((w) => w.dispose()));
+      flows.forEach((f) => f.dispose());
       fs.writeFileSync(path.join(opts.out, 'results.json'), JSON.stringify(results, null, 1));
     }
     writePanels(path.join(opts.out, `${energy}.png`), rows, opts.pixels);

@@ -420,14 +420,7 @@ async function trainOne(kind, data, opts, log) {
   result.evalSeconds = (performance.now() - t0) / 1000;
   log(`${kind} evaluated in ${fmt(result.evalSeconds, 1)} s`);
   model.optimizer.dispose();
-  try {
-    model.dispose();
-  } catch (e) {
-    // tfjs-variational 0.1.0: FlowPosterior.dispose() disposes its flows and then, through Layer.dispose,
-    // their weights a second time (they are among its own weights), so a model whose flows hold weights
-    // (IAF, global planar or radial flows) throws here. The remaining weights are left to the process exit.
-    if (!/already disposed/.test(String(e && e.message))) throw e;
-  }
+  model.dispose();
   return result;
 }
 
