@@ -432,6 +432,71 @@
    * loaded model has our classes, the same weights and (at inference mode
    * 'mean') the same predictions, and a reloaded model keeps training.
    */
+  /**
+   * The probabilistic core on this backend: an IWAE bound and its gradient, a
+   * planar-flow posterior's Monte Carlo KL, a Gumbel-softmax sample and its
+   * KL, all on seeded noise (drawn in JavaScript, so the same on every page)
+   * and compared with the cpu page; plus each bound's ordering on the page.
+   */
+  async function boundsAndFlowsSection(ctx) {
+    const {values, selfChecks, fx} = ctx;
+    const init = (s) => tf.initializers.randomNormal({mean: 0, stddev: 0.5, seed: 300 + s});
+    const x = tf.input({shape: [E]});
+    const h = tf.layers.dense({units: 6, activation: 'tanh', kernelInitializer: init(1), biasInitializer: init(2)}).apply(x);
+    let mu = tf.layers.dense({units: 2, kernelInitializer: init(3), biasInitializer: init(4)}).apply(h);
+    let lv = tf.layers.dense({units: 2, kernelInitializer: init(5), biasInitializer: init(6)}).apply(h);
+    [mu, lv] = tfv.layers.klDivergence().apply([mu, lv]);
+    const z = tfv.layers.reparameterize({samples: 4, seed: 17, name: 'bf_z'}).apply([mu, lv]);
+    const logits = tf.layers.dense({units: E, kernelInitializer: init(7), biasInitializer: init(8)}).apply(z);
+    const model = tf.model({inputs: x, outputs: logits});
+    const xs = tf.tensor2d(fx.binary, [B, E]);
+    const likelihood = tfv.losses.bernoulliNLL({fromLogits: true});
+    const bounds = {};
+    for (const [name, loss] of [['elbo', tfv.objectives.elbo({likelihood})], ['renyi(0.5)', tfv.objectives.renyi({alpha: 0.5, likelihood})],
+                                ['iwae', tfv.objectives.iwae({likelihood})]]) {
+      model.compile({optimizer: 'sgd', loss});
+      model.getLayer('bf_z').resetSeed();
+      const r = model.evaluate(xs, xs, {batchSize: B});
+      bounds[name] = await scalar(r);
+      values[`bounds.${name} (4 samples)`] = bounds[name];
+      r.dispose();
+    }
+    selfChecks.push({name: 'bounds on the same draws: -ELBO ≥ -Rényi(½) ≥ -IWAE',
+      ok: bounds['elbo'] >= bounds['renyi(0.5)'] && bounds['renyi(0.5)'] >= bounds['iwae'],
+      detail: JSON.stringify(bounds)});
+    model.getLayer('bf_z').resetSeed();
+    const iwae = tfv.objectives.iwae({likelihood});
+    const {value, grads} = tf.variableGrads(() => tf.mean(iwae(xs, model.apply(xs, {training: true}))), model.trainableWeights.map((w) => w.read()));
+    values['bounds.iwae training value'] = await scalar(value);
+    values['bounds.iwae grad of the first kernel'] = await flat(grads[model.trainableWeights[0].read().name]);
+    tf.dispose([value, ...Object.values(grads), xs]);
+    model.dispose();
+
+    const m = tf.tensor2d(fx.mu, [B, D]);
+    const v = tf.tensor2d(fx.logVar, [B, D]);
+    const flows = [0, 1, 2].map((i) => tfv.flows.planarFlow({kernelInitializer: tf.initializers.randomNormal({mean: 0, stddev: 0.8, seed: 40 + i})}));
+    const posterior = tfv.flows.flowPosterior({flows, samples: 2, seed: 23});
+    const zK = posterior.apply([m, v], {training: true});
+    const [kl] = posterior.calculateLosses();
+    values['flows.flowPosterior(planar x3) z'] = await flat(zK);
+    values['flows.flowPosterior(planar x3) Monte Carlo KL'] = await scalar(kl);
+    tf.dispose([zK, kl]);
+    posterior.dispose();
+
+    const logitsK = tf.tensor3d(fx.logits.slice(0, B * 6), [B, 2, 3]);
+    const gumbel = tfv.layers.gumbelSoftmax({temperature: 0.5, seed: 31});
+    const y = gumbel.apply(logitsK, {training: true});
+    const [gkl] = gumbel.calculateLosses();
+    const yv = await flat(y);
+    values['gumbelSoftmax(τ 0.5) sample'] = yv;
+    values['gumbelSoftmax KL to uniform'] = await scalar(gkl);
+    let worst = 0;
+    for (let r = 0; r < B * 2; r++) worst = Math.max(worst, Math.abs(yv[3 * r] + yv[3 * r + 1] + yv[3 * r + 2] - 1));
+    selfChecks.push({name: 'gumbelSoftmax samples lie on the simplex', ok: worst < 1e-5, detail: `largest |Σy − 1| ${worst}`});
+    tf.dispose([y, gkl, logitsK, m, v]);
+    gumbel.dispose();
+  }
+
   async function saveLoadSection(ctx) {
     const {selfChecks} = ctx;
     const {model} = buildVae();  // inferenceMode 'mean': deterministic predictions
@@ -781,7 +846,8 @@
         out.errors['library bundle'] = 'global tfv is undefined (dist/tfjs-variational.min.js did not load)';
       } else {
         sections.push(['klDivergence', klSection], ['reparameterize', reparameterizeSection],
-            ['losses', lossesSection], ['vae training step', vaeSection], ['fast wasm kernels', fastKernelsSection],
+            ['losses', lossesSection], ['vae training step', vaeSection], ['bounds and flows', boundsAndFlowsSection],
+            ['fast wasm kernels', fastKernelsSection],
             ['save and load', saveLoadSection],
             // last: a failed synchronous read can lose the webgpu device for the rest of the page
             ['synchronous reads', syncReadSection]);
