@@ -44,6 +44,7 @@ import {PNG} from 'pngjs';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
+import {CliError, nonNegativeInteger, positiveInteger, positiveNumber, UsageError} from '../shared/cli.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ENERGY_NAMES = ['U1', 'U2', 'U3', 'U4'];
@@ -94,35 +95,6 @@ Options:
   --log-every N       print the training objective every N steps; 0 = never (default ${DEFAULTS.logEvery})
   --backend NAME      ${BACKENDS.join(' | ')} (default auto: tfjs-node if installed, else wasm, else cpu)
   -h, --help          show this help`;
-
-/** An error whose message says it all (no stack trace); exit code 1. */
-class CliError extends Error {}
-/** A bad command line: message plus usage; exit code 2. */
-class UsageError extends CliError {}
-
-function positiveInteger(flag, value) {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`--${flag} must be a positive integer. Received: --${flag}=${value}`);
-  }
-  return n;
-}
-
-function nonNegativeInteger(flag, value) {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) {
-    throw new UsageError(`--${flag} must be a non-negative integer. Received: --${flag}=${value}`);
-  }
-  return n;
-}
-
-function positiveNumber(flag, value) {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
-    throw new UsageError(`--${flag} must be a positive number. Received: --${flag}=${value}`);
-  }
-  return n;
-}
 
 function kList(flag, value) {
   if (value.trim() === '') return [];

@@ -31,6 +31,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
+import {CliError, fmt, median, nonNegativeInteger, positiveInteger, positiveNumber, UsageError} from '../shared/cli.mjs';
+import {binarize, trainingEpoch} from '../shared/binarized_mnist.mjs';
 
 const require = createRequire(import.meta.url);
 const datasets = require('../shared/datasets.cjs');
@@ -77,35 +79,6 @@ Options:
   --json FILE         also write the results as JSON to FILE
   --quiet             print only the final table
   -h, --help          show this help`;
-
-/** An error whose message says it all (no stack trace); exit code 1. */
-class CliError extends Error {}
-/** A bad command line: message plus usage; exit code 2. */
-class UsageError extends CliError {}
-
-function positiveInteger(flag, value) {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`--${flag} must be a positive integer. Received: --${flag}=${value}`);
-  }
-  return n;
-}
-
-function nonNegativeInteger(flag, value) {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) {
-    throw new UsageError(`--${flag} must be a non-negative integer. Received: --${flag}=${value}`);
-  }
-  return n;
-}
-
-function positiveNumber(flag, value) {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
-    throw new UsageError(`--${flag} must be a positive number. Received: --${flag}=${value}`);
-  }
-  return n;
-}
 
 function kList(value) {
   const parts = value.split(',').map((s) => s.trim());
@@ -177,38 +150,6 @@ function parseOptions(argv) {
   return opts;
 }
 
-/** x ~ Bernoulli(intensity), pixel by pixel, from mulberry32(seed). */
-function binarize(intensities, seed) {
-  const rand = datasets.mulberry32(seed);
-  const out = new Float32Array(intensities.length);
-  for (let i = 0; i < out.length; i++) out[i] = rand() < intensities[i] ? 1 : 0;
-  return out;
-}
-
-/** A 32-bit seed for (seed, epoch): distinct streams per epoch and per --seed. */
-function epochSeed(seed, epoch) {
-  let h = (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
-  return (h ^ (h >>> 15)) >>> 0;
-}
-
-/** One epoch's training images: a seeded row permutation, then a fresh binarization. */
-function trainingEpoch(images, n, seed, epoch) {
-  const s = epochSeed(seed, epoch);
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const rand = datasets.mulberry32(s ^ 0x5bd1e995);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-  const shuffled = new Float32Array(n * PIXELS);
-  for (let i = 0; i < n; i++) shuffled.set(images.subarray(order[i] * PIXELS, (order[i] + 1) * PIXELS), i * PIXELS);
-  return binarize(shuffled, s);
-}
-
 /** The one-stochastic-layer model of Burda et al. (2016), section 5, with k samples per example. */
 function buildModel({k, seed, lr}) {
   let n = 0;
@@ -231,14 +172,6 @@ function buildModel({k, seed, lr}) {
     loss: tfv.objectives.iwae({likelihood: tfv.losses.bernoulliNLL({fromLogits: true})}),
   });
   return model;
-}
-
-const fmt = (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
-
-function median(values) {
-  const s = [...values].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function packageVersion(name) {

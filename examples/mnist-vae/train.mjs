@@ -24,6 +24,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from './backend.mjs';
+import {CliError, fmt, nonNegativeInteger, positiveInteger, UsageError} from '../shared/cli.mjs';
 
 const require = createRequire(import.meta.url);
 const datasets = require('../shared/datasets.cjs');
@@ -47,27 +48,6 @@ Options:
   --save DIR         save the trained model to DIR, then reload it with tf.loadLayersModel
   --quiet            print only the final results
   -h, --help         show this help`;
-
-/** An error whose message says it all (no stack trace); exit code 1. */
-class CliError extends Error {}
-/** A bad command line: message plus usage; exit code 2. */
-class UsageError extends CliError {}
-
-function positiveInteger(flag, value) {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`--${flag} must be a positive integer. Received: --${flag}=${value}`);
-  }
-  return n;
-}
-
-function nonNegativeInteger(flag, value) {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) {
-    throw new UsageError(`--${flag} must be a non-negative integer. Received: --${flag}=${value}`);
-  }
-  return n;
-}
 
 function nonEmpty(flag, value) {
   if (value.trim() === '') {
@@ -212,8 +192,6 @@ function compile(model) {
   // about 1 ms per step for a batch of 256 images.
   model.compile({optimizer: tf.train.adam(1e-3), loss: tfv.losses.bernoulliNLL({fromLogits: true, checkTargets: true})});
 }
-
-const fmt = (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
 
 async function main(argv) {
   const opts = parseOptions(argv);

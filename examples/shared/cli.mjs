@@ -1,0 +1,43 @@
+/**
+ * The command-line pieces every example shares: its two error kinds (a
+ * `UsageError` prints the usage and exits with 2, a `CliError` its message
+ * and exits with 1) and checks of option values that name the flag.
+ */
+
+/** An error whose message says it all (no stack trace); exit code 1. */
+export class CliError extends Error {}
+/** A bad command line: message plus usage; exit code 2. */
+export class UsageError extends CliError {}
+
+export function positiveInteger(flag, value) {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UsageError(`--${flag} must be a positive integer. Received: --${flag}=${value}`);
+  }
+  return n;
+}
+
+export function nonNegativeInteger(flag, value) {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new UsageError(`--${flag} must be a non-negative integer. Received: --${flag}=${value}`);
+  }
+  return n;
+}
+
+export function positiveNumber(flag, value) {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`--${flag} must be a positive number. Received: --${flag}=${value}`);
+  }
+  return n;
+}
+
+/** A number with `digits` decimals, or its text when not finite. */
+export const fmt = (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
+
+export function median(values) {
+  const s = [...values].sort((p, q) => p - q);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
