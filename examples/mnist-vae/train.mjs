@@ -24,7 +24,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from './backend.mjs';
-import {CliError, fmt, nonNegativeInteger, positiveInteger, UsageError} from '../shared/cli.mjs';
+import {CliError, fmt, nonNegativeInteger, positiveInteger, runMain, UsageError} from '../shared/cli.mjs';
 
 const require = createRequire(import.meta.url);
 const datasets = require('../shared/datasets.cjs');
@@ -289,15 +289,4 @@ async function main(argv) {
   vae.dispose();
 }
 
-main(process.argv.slice(2)).catch((e) => {
-  if (e instanceof UsageError) {
-    console.error(`error: ${e.message}\n\n${USAGE}`);
-    process.exitCode = 2;
-  } else if (e instanceof CliError) {
-    console.error(`error: ${e.message}`);
-    process.exitCode = 1;
-  } else {
-    console.error(`error: ${e && e.stack ? e.stack : e}`);
-    process.exitCode = 1;
-  }
-});
+runMain(main, USAGE);

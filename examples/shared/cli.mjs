@@ -41,3 +41,23 @@ export function median(values) {
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
+
+/**
+ * Runs an example's `main(argv)` and reports its failure: a `UsageError`
+ * with the usage text (exit code 2), a `CliError` by its message, anything
+ * else with its stack (exit code 1).
+ */
+export function runMain(main, usage) {
+  main(process.argv.slice(2)).catch((e) => {
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}\n\n${usage}`);
+      process.exitCode = 2;
+    } else if (e instanceof CliError) {
+      console.error(`error: ${e.message}`);
+      process.exitCode = 1;
+    } else {
+      console.error(`error: ${e && e.stack ? e.stack : e}`);
+      process.exitCode = 1;
+    }
+  });
+}

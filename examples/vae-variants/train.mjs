@@ -32,7 +32,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
-import {CliError, fmt, median, nonNegativeInteger, positiveInteger, positiveNumber, UsageError} from '../shared/cli.mjs';
+import {CliError, fmt, median, nonNegativeInteger, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
 import {binarize, trainingEpoch} from '../shared/binarized_mnist.mjs';
 
 const require = createRequire(import.meta.url);
@@ -437,15 +437,4 @@ async function main(argv) {
   }
 }
 
-main(process.argv.slice(2)).catch((e) => {
-  if (e instanceof UsageError) {
-    console.error(`error: ${e.message}\n\n${USAGE}`);
-    process.exitCode = 2;
-  } else if (e instanceof CliError) {
-    console.error(`error: ${e.message}`);
-    process.exitCode = 1;
-  } else {
-    console.error(`error: ${e && e.stack ? e.stack : e}`);
-    process.exitCode = 1;
-  }
-});
+runMain(main, USAGE);
