@@ -2,8 +2,8 @@
  * Weight priors for Bayesian layers. Importing this module registers each
  * prior under its alias (`'gaussian'`, `'scaleMixture'`) and class name.
  */
-export {getPrior, Prior, registeredPriorNames, registerPrior, serializePrior} from './prior';
-export type {PriorClass, PriorConfig, PriorIdentifier} from './prior';
+export {getPrior, JointPrior, Prior, registeredPriorNames, registerPrior, serializePrior} from './prior';
+export type {BoundPrior, PriorClass, PriorConfig, PriorContext, PriorIdentifier, PriorNoise} from './prior';
 export {gaussian, GaussianPrior} from './gaussian';
 export type {GaussianPriorArgs} from './gaussian';
 export {scaleMixture, ScaleMixturePrior} from './scale_mixture';

@@ -6,28 +6,119 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import {normalLogProbOfNoise, normalSampleFromNoise} from '../distributions/normal';
+import {standardNormal} from '../distributions/random';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
+import type {Initializer, LayerVariable} from '../util/tfjs_types';
 import {argumentError} from '../util/validate';
 
 /**
- * A fully factorised prior `p(w) = Π_i p(w_i)` over a weight tensor, and its
- * divergence from a mean-field normal posterior `q(w) = Π_i N(w_i; μ_i, σ_i²)`.
+ * What a layer tells a prior about the weight tensor it is bound to
+ * (`Prior.bind`): the weight's role and shape, its fan-in, and a way to add
+ * learnable prior parameters to the layer.
+ */
+export interface PriorContext {
+  /** The weight's role in its layer: `'kernel'` or `'bias'`. */
+  name: string;
+  /** The weight tensor's shape. */
+  shape: number[];
+  /** Inputs summed per output unit (dense: inputDim; conv: kh·kw·inChannels). */
+  fanIn: number;
+  /**
+   * Adds a weight to the layer, for learnable prior parameters (e.g. an
+   * empirical-Bayes scale); the layer prefixes `name` with the weight's role.
+   */
+  addWeight(name: string, shape: number[], initializer: Initializer, trainable: boolean): LayerVariable;
+}
+
+/** The standard-normal noise a bound prior may use for a Monte Carlo divergence. */
+export interface PriorNoise {
+  /** The estimator's standard-normal noise for this weight, if it drew one (the shape of the weight), else null. */
+  eps: tf.Tensor|null;
+  /** A fresh standard-normal tensor of the weight's shape. */
+  draw: () => tf.Tensor;
+}
+
+/** A prior bound to one weight tensor of one layer (`Prior.bind`). */
+export interface BoundPrior {
+  /** Whether `divergence` is a closed form (it then reads no noise). */
+  readonly hasAnalyticKL: boolean;
+  /**
+   * `Σ_i KL(q ‖ p)` over this tensor, `q = Π_i N(loc_i, scale_i²)`: the
+   * closed form, or the Monte Carlo estimate over the prior's `mcSamples`
+   * draws (`noise.eps` first when given, then `noise.draw()`).
+   */
+  divergence(loc: tf.Tensor, scale: tf.Tensor, noise: PriorNoise): tf.Scalar;
+}
+
+/** How a bound prior's divergence is computed (see `divergenceOf`). */
+export interface DivergenceParts {
+  /** Element-wise closed-form KL, or `null` when there is none. */
+  analyticKL: ((loc: tf.Tensor, scale: tf.Tensor) => tf.Tensor)|null;
+  /** `log p(w)` summed over the tensor (for the Monte Carlo estimate). */
+  logProbSum: (w: tf.Tensor) => tf.Scalar;
+  /** Number of Monte Carlo draws S ≥ 1. */
+  mcSamples: number;
+}
+
+/**
+ * `Σ_i KL(N(loc_i, scale_i²) ‖ p)`: `Σ analyticKL` when given, else
  *
- * A subclass implements `logProb` (element-wise `log p(w_i)`) and, when a
- * closed form exists, `analyticKL` (element-wise `KL(N(μ_i, σ_i²) ‖ p)`).
- * `divergence` then uses the closed form, or otherwise the one-sample Monte
- * Carlo estimate of Blundell et al. 2015 (arXiv:1505.05424, eq. 2),
+ *     KL ≈ (1/S) Σ_s [log q(w_s) − log p(w_s)],   w_s = loc + scale ⊙ ε_s,
  *
- *     KL(q ‖ p) ≈ Σ_i [log q(w_i) − log p(w_i)],   w = μ + σ ⊙ ε,  ε ~ N(0, I),
+ * with `ε_1 = noise.eps` when given and every other `ε_s = noise.draw()`.
+ * Unbiased for any S, and differentiable in `loc` and `scale` through `w_s`.
+ * The one path of every prior's divergence, bound or not.
+ */
+export function divergenceOf(parts: DivergenceParts, loc: tf.Tensor, scale: tf.Tensor, noise: PriorNoise): tf.Scalar {
+  return tf.tidy(() => {
+    if (parts.analyticKL !== null) return tf.sum(parts.analyticKL(loc, scale));
+    let total: tf.Scalar|null = null;
+    for (let s = 0; s < parts.mcSamples; s++) {
+      const eps = s === 0 && noise.eps !== null ? noise.eps : noise.draw();
+      if (!tf.util.arraysEqual(eps.shape, loc.shape)) {
+        throw new Error(`divergence: expected the noise to have the weight's shape [${loc.shape}]. Received: shape [${eps.shape}]`);
+      }
+      const w = normalSampleFromNoise(loc, scale, eps);
+      // log q(w) through the noise (see normalLogProbOfNoise): same value and gradient, less rounding.
+      const term = tf.sub(tf.sum(normalLogProbOfNoise(eps, scale)), parts.logProbSum(w)) as tf.Scalar;
+      total = total === null ? term : tf.add(total, term) as tf.Scalar;
+    }
+    return (parts.mcSamples === 1 ? total : tf.div(total as tf.Scalar, parts.mcSamples)) as tf.Scalar;
+  });
+}
+
+/**
+ * A prior `p(w)` over a weight tensor, and its divergence from a mean-field
+ * normal posterior `q(w) = Π_i N(w_i; μ_i, σ_i²)`.
  *
- * which is unbiased, and differentiable in μ and σ through `w`.
+ * **Factorised priors** `p(w) = Π_i p(w_i)` implement `logProb`
+ * (element-wise `log p(w_i)`) and, when a closed form exists, `analyticKL`
+ * (element-wise `KL(N(μ_i, σ_i²) ‖ p)`). **Non-factorised priors** (e.g. the
+ * conjugate ones, whose weights are dependent once the hyper-parameters are
+ * integrated out) extend `JointPrior` and implement `logProbSum(w)`, the
+ * joint `log p(w)` of the whole tensor, instead.
+ *
+ * A layer binds the prior to each of its weight tensors (`bind`), which may
+ * add learnable prior parameters or read the tensor's fan-in; the bound
+ * prior's `divergence` is the closed form when there is one, else the Monte
+ * Carlo estimate of Blundell et al. 2015 (arXiv:1505.05424, eq. 2) averaged
+ * over `mcSamples` draws,
+ *
+ *     KL(q ‖ p) ≈ (1/S) Σ_s [log q(w_s) − log p(w_s)],   w_s = μ + σ ⊙ ε_s,  ε_s ~ N(0, I),
+ *
+ * which is unbiased, and differentiable in μ and σ through `w_s`.
  *
  * Register a subclass with `registerPrior(alias, cls)`; it then serializes as
  * `{className, config: getConfig()}` and resolves from its alias or class name.
  */
 export abstract class Prior extends tf.serialization.Serializable {
-  /** Element-wise `log p(w_i)`, the shape of `w`. */
+  /** Element-wise `log p(w_i)`, the shape of `w` (factorised priors). */
   abstract logProb(w: tf.Tensor): tf.Tensor;
+
+  /** The joint `log p(w)` of a whole weight tensor: `Σ_i logProb(w)_i` for a factorised prior. */
+  logProbSum(w: tf.Tensor): tf.Scalar {
+    return tf.tidy(() => tf.sum(this.logProb(w)));
+  }
 
   /**
    * Element-wise `KL(N(loc_i, scale_i²) ‖ p)` in closed form, or `null` when
@@ -42,23 +133,91 @@ export abstract class Prior extends tf.serialization.Serializable {
     return false;
   }
 
+  /** Monte Carlo draws S per divergence when there is no closed form (an option of such priors, default 1). */
+  get mcSamples(): number {
+    return 1;
+  }
+
   /**
-   * `Σ_i KL(N(loc_i, scale_i²) ‖ p)`: the closed form when the prior has one,
-   * else `Σ_i [log q(w_i) − log p(w_i)]` at `w = loc + scale ⊙ eps`. `eps`
-   * (standard normal, the shape of `loc`) is required only without a closed form.
+   * Binds the prior to one weight tensor of a layer (called once per tensor
+   * when the layer builds). The default uses `analyticKL` when the prior has
+   * a closed form, else `logProbSum` with `mcSamples` draws (see
+   * `divergenceOf`); priors with learnable parameters or a fan-in-dependent
+   * scale override it.
+   */
+  bind(context: PriorContext): BoundPrior {
+    checkPriorContext(`${this.getClassName()}.bind`, context);
+    const parts = this.divergenceParts();
+    return {
+      hasAnalyticKL: parts.analyticKL !== null,
+      divergence: (loc, scale, noise) => divergenceOf(parts, loc, scale, noise),
+    };
+  }
+
+  /**
+   * `Σ_i KL(N(loc_i, scale_i²) ‖ p)` of the unbound prior, through the same
+   * path as a bound one: the closed form when the prior has one, else the
+   * Monte Carlo estimate at `w = loc + scale ⊙ eps` (and `mcSamples − 1`
+   * further draws). `eps` (standard normal, the shape of `loc`) is required
+   * only without a closed form.
    */
   divergence(loc: tf.Tensor, scale: tf.Tensor, eps: tf.Tensor|null): tf.Scalar {
-    return tf.tidy(() => {
-      const exact = this.analyticKL(loc, scale);
-      if (exact !== null) return tf.sum(exact);
-      if (eps === null) {
-        throw new Error(`${this.getClassName()}: a Monte Carlo divergence needs posterior noise eps; none was given`);
-      }
-      const w = normalSampleFromNoise(loc, scale, eps);
-      // log q(w) through the noise (see normalLogProbOfNoise): same value and gradient, less rounding.
-      return tf.sum(tf.sub(normalLogProbOfNoise(eps, scale), this.logProb(w)));
-    });
+    const parts = this.divergenceParts();
+    if (parts.analyticKL === null && eps === null) {
+      throw new Error(`${this.getClassName()}: a Monte Carlo divergence needs posterior noise eps; none was given`);
+    }
+    return divergenceOf(parts, loc, scale, {eps, draw: () => standardNormal(loc.shape)});
   }
+
+  /** The closed form (when `hasAnalyticKL`) or the joint log-density, with `mcSamples`. */
+  protected divergenceParts(): DivergenceParts {
+    return {
+      analyticKL: this.hasAnalyticKL ? (loc, scale) => {
+        const exact = this.analyticKL(loc, scale);
+        if (exact === null) throw new Error(`${this.getClassName()}: hasAnalyticKL is true but analyticKL returned null`);
+        return exact;
+      } : null,
+      logProbSum: (w) => this.logProbSum(w),
+      mcSamples: this.mcSamples,
+    };
+  }
+}
+
+/**
+ * A prior that does not factorise over the weights of a tensor: it
+ * implements the joint `logProbSum(w)` (a scalar) and has no element-wise
+ * `logProb`. The conjugate priors are of this kind.
+ */
+export abstract class JointPrior extends Prior {
+  /** The joint `log p(w)` of the whole tensor `w` (a scalar). */
+  abstract override logProbSum(w: tf.Tensor): tf.Scalar;
+
+  /** A joint prior has no element-wise log-density: throws, naming the class. */
+  override logProb(_w: tf.Tensor): tf.Tensor {
+    throw new Error(`${this.getClassName()}.logProb: this prior does not factorise over the weights; ` +
+        'use logProbSum(w), the joint log-density of the whole tensor');
+  }
+}
+
+/** Checks what a layer passes to `Prior.bind`, naming the field. */
+export function checkPriorContext(where: string, context: unknown): PriorContext {
+  if (context == null || typeof context !== 'object') {
+    throw argumentError(where, 'context', 'a PriorContext {name, shape, fanIn, addWeight}', context);
+  }
+  const c = context as PriorContext;
+  if (typeof c.name !== 'string' || c.name.length === 0) {
+    throw argumentError(where, 'context.name', 'a non-empty string (the weight\'s role, e.g. \'kernel\')', c.name);
+  }
+  if (!Array.isArray(c.shape) || !c.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw argumentError(where, 'context.shape', 'an array of non-negative integers', c.shape);
+  }
+  if (!(Number.isInteger(c.fanIn) && c.fanIn > 0)) {
+    throw argumentError(where, 'context.fanIn', 'a positive integer', c.fanIn);
+  }
+  if (typeof c.addWeight !== 'function') {
+    throw argumentError(where, 'context.addWeight', 'a function', c.addWeight);
+  }
+  return c;
 }
 
 /** A prior class, as `registerPrior` takes it. */
@@ -86,13 +245,19 @@ const byName = new Map<string, PriorClass>();
  *   its defaults (`constructor(args: MyPriorArgs = {})`);
  * - return from `getConfig()` a JSON-serializable object of those same
  *   arguments, such that `new cls(prior.getConfig())` is the same prior;
- * - define `static className` (unique among registered classes) and
- *   `logProb(w)` returning a tensor of `w`'s shape.
+ * - define `static className` (unique among registered classes) and one of
+ *   the two density contracts: `logProb(w)` returning a tensor of `w`'s
+ *   shape (a factorised prior), or — for a prior that does not factorise
+ *   over the weights, e.g. a subclass of `JointPrior` — `logProbSum(w)`
+ *   returning the joint log-density of the tensor, a scalar.
  *
  * `registerPrior` checks this on the class built from `{}`: its arity, the
- * config round trip, and `logProb` on a probe tensor (so a constructor taking
- * positional numbers fails here, naming the class, rather than deep inside an
- * op during training).
+ * config round trip, and on a probe tensor `logProbSum` when the class
+ * defines it (it must return a scalar), else `logProb` (it must return `w`'s
+ * shape) — so a constructor taking positional numbers fails here, naming the
+ * class, rather than deep inside an op during training. A class that
+ * overrides `bind` (learnable prior parameters, a fan-in-dependent scale) is
+ * probed the same way; `bind` itself needs a layer and is not probed.
  *
  * ```js
  * class LaplacePrior extends tfv.priors.Prior {
@@ -167,13 +332,19 @@ function probePrior(cls: PriorClass): void {
   if (again !== json) {
     throw new Error(`registerPrior: ${name} rebuilt from its config ${json} has the config ${again}; ${contract}`);
   }
+  // Either contract: a joint log-density (a class that defines logProbSum), or an element-wise one.
+  const joint = cls.prototype.logProbSum !== Prior.prototype.logProbSum;
+  const method = joint ? 'logProbSum' : 'logProb';
   let shape: number[]|null = null;
   try {
-    shape = tf.tidy(() => prior.logProb(tf.zeros([2])).shape);
+    shape = tf.tidy(() => (joint ? prior.logProbSum(tf.zeros([2])) : prior.logProb(tf.zeros([2]))).shape);
   } catch (e) {
-    throw new Error(`registerPrior: ${name}.logProb failed on w = [0, 0] with the config ${json} (${message(e)}); ${contract}`);
+    throw new Error(`registerPrior: ${name}.${method} failed on w = [0, 0] with the config ${json} (${message(e)}); ${contract}`);
   }
-  if (shape.length !== 1 || shape[0] !== 2) {
+  if (joint && shape.length !== 0) {
+    throw new Error(`registerPrior: ${name}.logProbSum(w) must return a scalar (the joint log-density of w). Received: shape [${shape}]`);
+  }
+  if (!joint && (shape.length !== 1 || shape[0] !== 2)) {
     throw new Error(`registerPrior: ${name}.logProb(w) must return a tensor of w's shape [2]. Received: shape [${shape}]`);
   }
 }
