@@ -118,6 +118,31 @@ describe('loadEmbeddedMnist', () => {
     expect(train.size + test.size).toBe(all.size);
   });
 
+  it('splits 8,000 / 2,000 with testSize 2000: disjoint, complete, the default test split its last half', () => {
+    const key = (img: Float32Array, i: number) => Buffer.from(img.buffer, img.byteOffset + i * 784 * 4, 784 * 4).toString('base64');
+    const train = loadEmbeddedMnist({split: 'train', testSize: 2000});
+    const test = loadEmbeddedMnist({split: 'test', testSize: 2000});
+    expect([train.n, test.n]).toEqual([8000, 2000]);
+    const trainKeys = new Set<string>();
+    for (let i = 0; i < train.n; i++) trainKeys.add(key(train.images, i));
+    let overlap = 0;
+    for (let i = 0; i < test.n; i++) if (trainKeys.has(key(test.images, i))) overlap++;
+    expect(overlap).toBe(0);
+    // 'all' in partition order is train followed by test, for any testSize.
+    const all = loadEmbeddedMnist();
+    expect(Buffer.from(all.images.buffer, 8000 * 784 * 4).equals(Buffer.from(test.images.buffer))).toBe(true);
+    expect(Array.from(all.labels.subarray(0, 8000))).toEqual(Array.from(train.labels));
+    // The default 1,000-digit test split is the last 1,000 of the 2,000.
+    const test1000 = loadEmbeddedMnist({split: 'test'});
+    expect(Buffer.from(test.images.buffer, 1000 * 784 * 4).equals(Buffer.from(test1000.images.buffer))).toBe(true);
+    const counts = new Array(10).fill(0);
+    for (const l of test.labels) counts[l]++;
+    for (const c of counts) expect(c).toBeGreaterThan(130); // 200 expected per class (fixed partition, not resampled)
+    for (const bad of [0, 10000, 1.5, NaN]) {
+      expect(() => loadEmbeddedMnist({split: 'test', testSize: bad})).toThrow(`testSize must be an integer in [1, 9999]. Received: testSize=${bad}`);
+    }
+  });
+
   it('returns fresh arrays and rejects bad options', () => {
     const a = loadEmbeddedMnist({count: 1});
     a.images.fill(-1);
@@ -175,6 +200,13 @@ describe('readIdx', () => {
     expect(() => readIdx(h)).toThrow(/truncated IDX header/);
     const gz = write('short-gz.gz', zlib.gzipSync(full).subarray(0, 20));
     expect(() => readIdx(gz)).toThrow(/short-gz\.gz: corrupt gzip data/);
+    // A complete gzip stream of a truncated IDX file: gunzips, then fails on the data size.
+    const gzData = write('short-data-idx3-ubyte.gz', zlib.gzipSync(full.subarray(0, full.length - 4)));
+    expect(() => readIdx(gzData)).toThrow(/short-data-idx3-ubyte\.gz: truncated IDX data.*need 18 data bytes, found 14/);
+    const gzHeader = write('short-header.gz', zlib.gzipSync(full.subarray(0, 6)));
+    expect(() => readIdx(gzHeader)).toThrow(/short-header\.gz: truncated IDX header \(6 bytes, 3 dimensions need 16\)/);
+    const empty = write('empty', Buffer.alloc(0));
+    expect(() => readIdx(empty)).toThrow(/empty: truncated IDX header \(0 bytes, need at least 4\)/);
   });
 
   it('reports bad magic and unsupported types with the file name', () => {
@@ -182,7 +214,11 @@ describe('readIdx', () => {
     bad[0] = 0x12;
     const p = write('bad-magic', bad);
     expect(() => readIdx(p)).toThrow(p);
-    expect(() => readIdx(p)).toThrow(/bad IDX magic/);
+    expect(() => readIdx(p)).toThrow(/bad IDX magic number \(first bytes 12 00 08 01; expected 00 00 <type> <ndims>\)/);
+    // A gzipped file with a wrong magic (e.g. a PNG renamed), and a text file.
+    const gzBad = write('bad-magic.gz', zlib.gzipSync(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0])));
+    expect(() => readIdx(gzBad)).toThrow(/bad-magic\.gz: bad IDX magic number \(first bytes 89 50 4e 47/);
+    expect(() => readIdx(write('text', Buffer.from('hello world\n')))).toThrow(/text: bad IDX magic/);
     const t = idxBytes(0x08, [1], [0]);
     t[2] = 0x0a;
     const q = write('bad-type', t);
@@ -230,6 +266,26 @@ describe('loadIdxDataset', () => {
     write('mismatch/train-labels-idx1-ubyte', idxBytes(0x08, [n - 1], labels.slice(1)));
     expect(() => loadIdxDataset(dir)).toThrow(/holds 4 images but .* holds 3 labels/);
     expect(() => loadIdxDataset(dir, {split: 'val' as 'train'})).toThrow(/split/);
+  });
+
+  it('names the file whose dimension count is wrong', () => {
+    const dir = path.join(tmp, 'dims');
+    const images = write('dims/train-images-idx3-ubyte', idxBytes(0x08, [n, rows * cols], pixels));
+    const labelsFile = write('dims/train-labels-idx1-ubyte', idxBytes(0x08, [n], labels));
+    expect(() => loadIdxDataset(dir)).toThrow(`${images}: expected 3 dimensions [n, rows, cols], got [4, 6]`);
+    write('dims/train-images-idx3-ubyte', idxBytes(0x08, [n, rows, cols], pixels));
+    write('dims/train-labels-idx1-ubyte', idxBytes(0x08, [n, 1], labels));
+    expect(() => loadIdxDataset(dir)).toThrow(`${labelsFile}: expected 1 dimension [n], got [4, 1]`);
+  });
+
+  it('rejects float labels and non-byte pixels when normalizing', () => {
+    const dir = path.join(tmp, 'types');
+    write('types/train-images-idx3-ubyte', idxBytes(0x0d, [n, rows, cols], pixels));
+    write('types/train-labels-idx1-ubyte', idxBytes(0x0d, [n], labels));
+    expect(() => loadIdxDataset(dir)).toThrow(/labels must be integers, got IDX type float/);
+    write('types/train-labels-idx1-ubyte', idxBytes(0x08, [n], labels));
+    expect(() => loadIdxDataset(dir)).toThrow(/normalize expects unsigned-byte pixels, got IDX type float/);
+    expect(Array.from(loadIdxDataset(dir, {normalize: false}).images)).toEqual(pixels);
   });
 });
 

@@ -25,7 +25,7 @@ const PIXELS = ROWS * COLS;
 
 /** Number of digits in the `mnist` package's JSON files. */
 const EMBEDDED_MNIST_SIZE = 10000;
-/** Size of the embedded 'test' split: the last 1,000 digits of the seed-0 shuffle. */
+/** Default size of the embedded 'test' split: the last 1,000 digits of the seed-0 shuffle. */
 const EMBEDDED_MNIST_TEST_SIZE = 1000;
 /** Seed of the shuffle that defines the fixed train/test partition. */
 const EMBEDDED_MNIST_PARTITION_SEED = 0;
@@ -101,28 +101,35 @@ function embeddedMnistAll() {
  * 28x28, pixel values in [0, 1]), shuffled so that the digits are interleaved.
  *
  * Partition (fixed, independent of `seed`): all 10,000 digits are shuffled with
- * mulberry32 seed 0; the first 9,000 of that order are 'train', the last 1,000 are
- * 'test'. 'all' is both. With `seed` 0 (the default) a split is returned in that
- * order (so 'all' is 'train' followed by 'test'); another seed reshuffles the
- * split's members. `count` then takes the first `count` examples.
+ * mulberry32 seed 0; the last `testSize` of that order (default 1,000) are 'test',
+ * the others 'train' (9,000 by default; 8,000 with `testSize: 2000`, the split of
+ * examples/mnist-vae). 'all' is both. A larger `testSize` only moves digits from
+ * the end of 'train' to 'test': the 1,000-digit test split is the last half of the
+ * 2,000-digit one. With `seed` 0 (the default) a split is returned in that order
+ * (so 'all' is 'train' followed by 'test'); another seed reshuffles the split's
+ * members. `count` then takes the first `count` examples.
  *
- * @param {{count?: number, seed?: number, split?: 'train' | 'test' | 'all'}} [options]
+ * @param {{count?: number, seed?: number, split?: 'train' | 'test' | 'all', testSize?: number}} [options]
  *   count: number of examples (default: the whole split); seed: order (default 0);
- *   split: default 'all'.
+ *   split: default 'all'; testSize: digits in 'test', an integer in [1, 9999] (default 1,000).
  * @returns {{images: Float32Array, labels: Int32Array, n: number, rows: number, cols: number}}
  *   images row-major `[n, 784]`; fresh arrays the caller may modify.
  */
 function loadEmbeddedMnist(options = {}) {
-  const {count, seed = 0, split = 'all'} = options;
+  const {count, seed = 0, split = 'all', testSize = EMBEDDED_MNIST_TEST_SIZE} = options;
   if (split !== 'train' && split !== 'test' && split !== 'all') {
     throw new Error(`loadEmbeddedMnist: split must be 'train', 'test' or 'all'. Received: split=${JSON.stringify(split)}`);
   }
   if (typeof seed !== 'number' || !Number.isFinite(seed)) {
     throw new Error(`loadEmbeddedMnist: seed must be a finite number. Received: seed=${String(seed)}`);
   }
+  if (!Number.isInteger(testSize) || testSize < 1 || testSize >= EMBEDDED_MNIST_SIZE) {
+    throw new Error(`loadEmbeddedMnist: testSize must be an integer in [1, ${EMBEDDED_MNIST_SIZE - 1}]. ` +
+        `Received: testSize=${String(testSize)}`);
+  }
   const all = embeddedMnistAll();
   const partition = seededPermutation(all.n, EMBEDDED_MNIST_PARTITION_SEED);
-  const nTrain = all.n - EMBEDDED_MNIST_TEST_SIZE;
+  const nTrain = all.n - testSize;
   let members;
   if (split === 'train') members = partition.subarray(0, nTrain);
   else if (split === 'test') members = partition.subarray(nTrain);

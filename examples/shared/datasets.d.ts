@@ -36,8 +36,10 @@ declare namespace datasets {
     count?: number;
     /** Order of the examples within the split (default 0: the partition order). */
     seed?: number;
-    /** 'train' (9,000), 'test' (1,000) or 'all' (10,000, default). */
+    /** 'train' (10,000 − testSize), 'test' (testSize) or 'all' (10,000, default). */
     split?: 'train' | 'test' | 'all';
+    /** Digits in the 'test' split, the last of the fixed partition order: an integer in [1, 9999] (default 1,000; examples/mnist-vae uses 2,000). */
+    testSize?: number;
   }
 
   interface IdxDatasetOptions {
@@ -49,7 +51,7 @@ declare namespace datasets {
 
   /** Number of digits in the `mnist` package (10,000). */
   const EMBEDDED_MNIST_SIZE: number;
-  /** Size of the embedded 'test' split (1,000). */
+  /** Default size of the embedded 'test' split (1,000). */
   const EMBEDDED_MNIST_TEST_SIZE: number;
 
   /** Seeded PRNG returning floats in [0, 1). */
