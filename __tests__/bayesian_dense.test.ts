@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../src';
 import {inverseSoftplusScale, SCALE_FLOOR, softplusScale} from '../src/distributions/normal';
+import {standardNormal} from '../src/distributions/random';
 import {BayesianDense, bayesianDense, BayesianDenseArgs, BayesianDenseEstimator} from '../src/layers/bayesian_dense';
 import {denseFlipout, denseLocalReparameterization, DensePosterior, denseReparameterization} from '../src/layers/dense_estimators';
 import {deriveSeed} from '../src/util/seed';
@@ -206,8 +207,8 @@ describe.each(NODE_BACKENDS)('BayesianDense on %s', (backend) => {
     // The layer's draw order: reparameterization & flipout draw the kernel's then the bias's noise first
     // (and use them for the KL); local reparameterization draws the output noise, then the KL's.
     const first = estimator === 'localReparameterization' ? 1 : 0;
-    const kernelEps = Array.from(tf.randomNormal([4, 2], 0, 1, 'float32', deriveSeed(seed, first)).dataSync());
-    const biasEps = Array.from(tf.randomNormal([2], 0, 1, 'float32', deriveSeed(seed, first + 1)).dataSync());
+    const kernelEps = Array.from(standardNormal([4, 2], deriveSeed(seed, first)).dataSync());
+    const biasEps = Array.from(standardNormal([2], deriveSeed(seed, first + 1)).dataSync());
     const v = weightValues(layer);
     let kl = 0;
     const add = (loc: number[], rho: number[], eps: number[]) => loc.forEach((m, i) => {

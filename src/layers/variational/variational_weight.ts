@@ -1,0 +1,90 @@
+/**
+ * One weight tensor of a Bayesian layer with a mean-field normal posterior
+ *
+ *     q(w) = Π_i N(w_i; μ_i, σ_i²),   σ = 10⁻⁵ + softplus(ρ),
+ *
+ * or a point estimate μ (a deterministic bias). It owns the tensor's
+ * posterior variables (`<role>_loc`, `<role>_untransformed_scale`) with
+ * their initialisers, the prior bound to the tensor, and the tensor's
+ * divergence `Σ_i KL(q(w_i) ‖ p(w_i))` given the estimator's noise.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+import {softplusScale} from '../../distributions/normal';
+import type {Prior} from '../../priors/prior';
+import type {Initializer, LayerVariable} from '../../util/tfjs_types';
+import {BoundPrior, bindPrior} from './prior_binding';
+
+/** Adds one float32 weight to the layer that owns the tensor. */
+export type AddLayerWeight = (name: string, shape: number[], initializer: Initializer, trainable: boolean) => LayerVariable;
+
+export interface VariationalWeightSpec {
+  /** The weight's role, the prefix of its variables' names: `'kernel'` or `'bias'`. */
+  role: string;
+  shape: number[];
+  /** Inputs summed per output unit (for priors that scale with it). */
+  fanIn: number;
+  /** Initialiser of μ. */
+  locInitializer: Initializer;
+  /** Initialiser of ρ, or null for a point estimate (no posterior scale, no divergence). */
+  untransformedScaleInitializer: Initializer|null;
+  /** The prior of a Bayesian tensor. */
+  prior: Prior;
+}
+
+/** The posterior's parameters as tensors: μ and σ > 0 (null for a point estimate). */
+export interface WeightPosterior {
+  loc: tf.Tensor;
+  scale: tf.Tensor|null;
+}
+
+export class VariationalWeight {
+  readonly role: string;
+  readonly shape: number[];
+  private readonly loc: LayerVariable;
+  private readonly untransformedScale: LayerVariable|null;
+  private readonly bound: BoundPrior|null;
+
+  /** Creates the posterior variables through `addWeight`, then binds the prior (call from `build`). */
+  constructor(spec: VariationalWeightSpec, addWeight: AddLayerWeight) {
+    this.role = spec.role;
+    this.shape = spec.shape;
+    this.loc = addWeight(`${spec.role}_loc`, spec.shape, spec.locInitializer, true);
+    const rhoInit = spec.untransformedScaleInitializer;
+    this.untransformedScale = rhoInit === null ? null : addWeight(`${spec.role}_untransformed_scale`, spec.shape, rhoInit, true);
+    this.bound = rhoInit === null ? null : bindPrior(spec.prior, {
+      name: spec.role,
+      shape: spec.shape,
+      fanIn: spec.fanIn,
+      addWeight: (name, shape, initializer, trainable) => addWeight(`${spec.role}_${name}`, shape, initializer, trainable),
+    });
+  }
+
+  /** Whether the tensor has a posterior scale (and so noise and a divergence). */
+  get isBayesian(): boolean {
+    return this.untransformedScale !== null;
+  }
+
+  /** Whether the divergence needs a posterior sample (no closed form). */
+  get needsNoise(): boolean {
+    return this.bound !== null && !this.bound.hasAnalyticKL;
+  }
+
+  /** `{loc, scale}` with σ = 10⁻⁵ + softplus(ρ) (new tensors in the caller's scope). */
+  read(): WeightPosterior {
+    return {
+      loc: this.loc.read(),
+      scale: this.untransformedScale === null ? null : softplusScale(this.untransformedScale.read()),
+    };
+  }
+
+  /**
+   * `Σ_i KL(q(w_i) ‖ p(w_i))` for the posterior `q` read by `read()`: the
+   * closed form, or Monte Carlo at `eps` (the estimator's noise of this
+   * tensor) or at `draw()` when the estimator drew none. 0 for a point estimate.
+   */
+  divergence(q: WeightPosterior, eps: tf.Tensor|null, draw: (shape: number[]) => tf.Tensor): tf.Scalar {
+    if (this.bound === null || q.scale === null) return tf.scalar(0);
+    return this.bound.divergence(q.loc, q.scale, {eps, draw: () => draw(this.shape)});
+  }
+}
