@@ -11,9 +11,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import {softplusScale} from '../../distributions/normal';
-import type {Prior} from '../../priors/prior';
+import type {BoundPrior, Prior} from '../../priors/prior';
 import type {Initializer, LayerVariable} from '../../util/tfjs_types';
-import {BoundPrior, bindPrior} from './prior_binding';
 
 /** Adds one float32 weight to the layer that owns the tensor. */
 export type AddLayerWeight = (name: string, shape: number[], initializer: Initializer, trainable: boolean) => LayerVariable;
@@ -52,7 +51,7 @@ export class VariationalWeight {
     this.loc = addWeight(`${spec.role}_loc`, spec.shape, spec.locInitializer, true);
     const rhoInit = spec.untransformedScaleInitializer;
     this.untransformedScale = rhoInit === null ? null : addWeight(`${spec.role}_untransformed_scale`, spec.shape, rhoInit, true);
-    this.bound = rhoInit === null ? null : bindPrior(spec.prior, {
+    this.bound = rhoInit === null ? null : spec.prior.bind({
       name: spec.role,
       shape: spec.shape,
       fanIn: spec.fanIn,
