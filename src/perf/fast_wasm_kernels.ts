@@ -20,7 +20,10 @@
  *   14 ms for a 256-row batch of a 10,000×784 tensor, 0.1 ms as row copies);
  * - `Identity` and `Cast` to the same dtype: the output shares the input's
  *   memory instead of a copy (as `Reshape` does);
- * - Adam's thirteen elementwise ops per variable: one SIMD pass (fused_adam.ts).
+ * - Adam's thirteen elementwise ops per variable: one SIMD pass (fused_adam.ts);
+ * - `Conv2DBackpropInput` (a scalar loop in the wasm kernel), and
+ *   `Conv2DBackpropFilter`, which the wasm backend lacks (registered only where
+ *   it has none): im2col and SIMD products (conv_kernels.ts).
  *
  * Products, sums and softplus equal tfjs's cpu backend up to float32 rounding
  * (summation order); transposes, gathers, slices and Adam updates are bit for
@@ -54,6 +57,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import {onUntestedTfjsAllowed, patchesAllowed} from '../util/tfjs_version';
 
+import {conv2DBackpropInput, installConv2DBackpropFilter, removeConv2DBackpropFilter} from './conv_kernels';
 import {disableFusedAdam, enableFusedAdam, fusedAdamUpdates} from './fused_adam';
 import {FastWasmKernelsStats, stats} from './kernel_stats';
 import {BACKEND, Wrapper} from './wasm_backend';
@@ -91,7 +95,8 @@ let refusedDefault = false;
 
 /** What the version check (`src/util/tfjs_version.ts`) names when it keeps the kernels off. */
 export const FAST_WASM_KERNELS_FEATURE =
-    'the fast wasm kernels (BatchMatMul, _FusedMatMul, GatherV2, Slice, Transpose, Sum, Softplus, Identity, Cast) ' +
+    'the fast wasm kernels (BatchMatMul, _FusedMatMul, GatherV2, Slice, Transpose, Sum, Softplus, Identity, Cast, ' +
+    'Conv2DBackpropInput, Conv2DBackpropFilter) ' +
     'and the one-pass Adam update (AdamOptimizer.prototype.applyGradients)';
 
 /** Options of `enableFastWasmKernels`. */
@@ -163,6 +168,7 @@ export function disableFastWasmKernels(): void {
       tf.registerKernel(original);
     }
   }
+  removeConv2DBackpropFilter();
   syncFlag();
 }
 
@@ -176,7 +182,7 @@ export function isFastWasmKernelsActive(): boolean {
   return Object.keys(WRAPPERS).every((name) => {
     const current = tf.getKernel(name, BACKEND);
     return originalOf(current) != null;
-  });
+  }) && tf.getKernel(tf.Conv2DBackpropFilter, BACKEND) != null;
 }
 
 /** A copy of the rewrite counters. */
@@ -239,6 +245,8 @@ function wrapKernels(): boolean {
       tf.registerKernel(wrapper);
     }
   }
+  // Added, not wrapped: only where the backend has no kernel of its own (and once its kernels are registered).
+  if (!installConv2DBackpropFilter()) all = false;
   return all;
 }
 
@@ -270,4 +278,5 @@ const WRAPPERS: Record<string, Wrapper> = {
   [tf.Softplus]: softplus,
   [tf.Identity]: identity,
   [tf.Cast]: cast,
+  [tf.Conv2DBackpropInput]: conv2DBackpropInput,
 };
