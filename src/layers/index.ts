@@ -11,6 +11,8 @@ export type {InferenceMode} from './inference_mode';
 export {GaussianOutput, gaussianOutput} from './gaussian_output';
 export {BayesianDense, bayesianDense} from './bayesian_dense';
 export type {BayesianDenseArgs, BayesianDenseEstimator} from './bayesian_dense';
+export {BayesianConv2D, bayesianConv2d} from './bayesian_conv2d';
+export type {BayesianConv2DArgs, BayesianConv2DDataFormat, BayesianConv2DEstimator, BayesianConv2DPadding} from './bayesian_conv2d';
 export {denseFlipout, denseLocalReparameterization, denseMean, denseReparameterization} from './dense_estimators';
 export type {DensePosterior, FlipoutNoise, LocalReparameterizationNoise, ReparameterizationNoise} from './dense_estimators';
 export {DivergenceLayer} from './divergence_layer';
