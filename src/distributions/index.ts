@@ -4,7 +4,8 @@
  * transform of learned scales, and a small distribution toolkit — `Normal`,
  * `Bernoulli`, `Categorical`, `MixtureOfGaussians` with `sample`,
  * `logProb`, `sampleAndLogProb`, `entropy` and `mean` — with the `kl(q, p)`
- * registry of closed forms and its Monte Carlo fallback.
+ * registry of closed forms and its Monte Carlo fallback; the special
+ * functions `lgamma`, `digamma`, `trigamma` as tf ops (and `lgammaNumber`).
  */
 export {HALF_LOG_TWO_PI, inverseSoftplusScale, normalKL, normalLogProb, normalLogProbOfNoise, SCALE_FLOOR, softplusScale} from './normal';
 export {Distribution} from './distribution';
@@ -20,4 +21,5 @@ export type {MixtureOfGaussiansArgs} from './mixture_of_gaussians';
 export {RelaxedOneHotCategorical} from './relaxed_one_hot_categorical';
 export type {RelaxedOneHotCategoricalArgs} from './relaxed_one_hot_categorical';
 export {kl, registerKL} from './kl';
+export {digamma, lgamma, lgammaNumber, trigamma} from './special';
 export type {DistributionClass, KLFunction, KLOptions} from './kl';
