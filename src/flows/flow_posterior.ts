@@ -13,7 +13,7 @@ import {isCollectingLayerLosses} from '../engine/layer_losses';
 import {estimationSamples, recordLogWeights} from '../engine/log_weights';
 import type {AnyTensor, LayerIO, SymbolicTensor} from '../layers/apply_types';
 import {DivergenceLayer} from '../layers/divergence_layer';
-import {checkInferenceMode, InferenceMode} from '../layers/inference_mode';
+import {checkInferenceMode, InferenceMode, markStochasticLayer} from '../layers/inference_mode';
 import {KLPrior, KLPriorSpec, resolveKLPrior} from '../layers/kl_prior';
 import {sumEvent} from '../layers/latent_prior';
 import {repeatRows} from '../layers/reparameterize';
@@ -108,6 +108,7 @@ export class FlowPosterior extends DivergenceLayer {
     this.seed = seed;
     this.prior = resolveKLPrior(where, args.prior);
     this.mode = args.inferenceMode == null ? 'sample' : checkInferenceMode(where, args.inferenceMode);
+    markStochasticLayer(this);
   }
 
   /** See `FlowPosteriorArgs.inferenceMode`; saved in the config. */

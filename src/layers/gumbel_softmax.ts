@@ -15,6 +15,7 @@ import {
 } from '../util/validate';
 import type {AnyTensor, LayerIO, SymbolicTensor} from './apply_types';
 import {DivergenceLayer} from './divergence_layer';
+import {markStochasticLayer} from './inference_mode';
 import {ScalarWeight} from './scalar_weight';
 import type {ShapeArg} from './gaussian_params';
 
@@ -233,6 +234,7 @@ export class GumbelSoftmax extends DivergenceLayer {
           `Received: kl='${this.kl}', priorTemperature=${this.priorTemperature}`);
     }
     this.mode = args.inferenceMode === undefined ? 'sample' : checkOneOf(WHERE, 'inferenceMode', args.inferenceMode, INFERENCE_MODES);
+    markStochasticLayer(this);
   }
 
   /**

@@ -14,7 +14,7 @@ import {SERIALIZATION_PACKAGE} from '../util/serialization';
 import {checkKnownOptions, checkPositiveInteger, checkSeed, LAYER_ARG_NAMES} from '../util/validate';
 import type {AnyTensor, LayerIO, SymbolicTensor} from './apply_types';
 import {gaussianParamShape, ShapeArg, splitGaussianParams} from './gaussian_params';
-import {checkInferenceMode, InferenceMode} from './inference_mode';
+import {checkInferenceMode, InferenceMode, markStochasticLayer} from './inference_mode';
 import {LatentPrior, STANDARD_NORMAL, sumEvent} from './latent_prior';
 
 export type {InferenceMode} from './inference_mode';
@@ -103,6 +103,7 @@ export class Reparameterize extends tfl.layers.Layer {
     this.seed = args.seed === undefined || args.seed === null ? undefined : checkSeed(where, 'seed', args.seed);
     this.mode = args.inferenceMode === undefined ? 'sample' : checkInferenceMode(where, args.inferenceMode);
     this.seeds = new SeedStream(this.seed);
+    markStochasticLayer(this);
   }
 
   /**
