@@ -39,6 +39,10 @@ export {
 export type {FastWasmKernelsOptions, FastWasmKernelsStats} from './perf';
 export {ALLOW_UNTESTED_TFJS_FLAG, TESTED_TFJS} from './perf';
 export {version} from './version';
+export {variationalize} from './convert';
+export type {
+  DroppedOptions, UnconvertedLayer, VariationalizeInitialization, VariationalizeOptions, VariationalizeResult,
+} from './convert';
 
 installModelPatches();
 io.registerFileSystemRouter();
