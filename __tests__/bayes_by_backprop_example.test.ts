@@ -2,7 +2,7 @@
  * The Bayes-by-Backprop example (examples/bayes-by-backprop/train.mjs) run as
  * a child process in quick mode: a few hundred Fashion-MNIST images, one
  * epoch, a few Monte Carlo samples; it must exit 0, print the metrics of both
- * MLPs, write results.json consistent with the printout and two non-blank PNGs.
+ * MLPs, write results-mlp.json consistent with the printout and two non-blank PNGs.
  * Without Debian's dataset-fashion-mnist, the run reads a small synthetic IDX
  * set written here (through --data) instead.
  */
@@ -76,7 +76,7 @@ describe('examples/bayes-by-backprop/train.mjs', () => {
     fs.rmSync(tmp, {recursive: true, force: true});
   });
 
-  it('trains both MLPs for one epoch on wasm, prints the metrics, writes results.json and two PNGs', () => {
+  it('trains both MLPs for one epoch on wasm, prints the metrics, writes results-mlp.json and two PNGs', () => {
     const out = path.join(tmp, 'out');
     const args = ['--model', 'mlp', '--epochs', '1', '--limit-train', '300', '--validation', '100', '--limit-test', '200',
       '--samples', '3', '--backend', 'wasm', '--seed', '1', '--out', out];
@@ -105,7 +105,7 @@ describe('examples/bayes-by-backprop/train.mjs', () => {
 
     const rows = r.stdout.split('\n').map((l) => ROW.exec(l)).filter((m): m is RegExpExecArray => m !== null);
     expect(rows.map((m) => m[1])).toEqual(['mlp-bnn', 'mlp-det']);
-    const summary = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'results-mlp.json'), 'utf8'));
     for (const m of rows) {
       const [accuracy, nll, ece, aurocH] = [m[2], m[3], m[4], m[5]].map(Number);
       const bayesian = m[1] === 'mlp-bnn';
@@ -125,7 +125,7 @@ describe('examples/bayes-by-backprop/train.mjs', () => {
         expect(m[6]).toBe('–');
       }
 
-      // results.json holds the printed figures, and its ECE is the one of its own reliability bins.
+      // results-mlp.json holds the printed figures, and its ECE is the one of its own reliability bins.
       const saved = summary.models.find((s: {name: string}) => s.name === m[1]);
       expect(100 * saved.accuracy).toBeCloseTo(accuracy, 2);
       expect(saved.nll).toBeCloseTo(nll, 4);

@@ -50,7 +50,8 @@ import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
 import {writeChartPng} from '../shared/charts.mjs';
 import {CliError, fmt, nonNegativeInteger, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
 import datasets from '../shared/datasets.cjs';
-import * as api from './interim_api.mjs';
+// Until tfv.predictive and tfv.setInferenceMode are in the build; then: const {predictive, setInferenceMode} = tfv;
+import {predictive, setInferenceMode} from './interim_api.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MODELS = ['mlp', 'cnn', 'both'];
@@ -66,7 +67,7 @@ const PRIOR = {pi: 0.5, scale1: Math.exp(-1), scale2: Math.exp(-7)};
 
 const DEFAULTS = {
   model: 'mlp',
-  epochs: 10,
+  epochs: 20,
   batchSize: 128,
   samples: 50,
   lr: 1e-3,
@@ -85,7 +86,7 @@ ELBO) beside deterministic twins on Fashion-MNIST, then reports test accuracy,
 NLL, expected calibration error and how well each model's predictive entropy
 (and mutual information) tells MNIST digits (out of distribution) from
 Fashion-MNIST; writes a reliability diagram and an entropy histogram per
-model pair and results.json.
+model pair and results-{mlp,cnn}.json.
 
 Options:
   --model NAME        ${MODELS.join(' | ')}: the MLP pair, the CNN pair or both (default ${DEFAULTS.model})
@@ -101,7 +102,7 @@ Options:
   --seed N            seed of the data order, the initial weights and the weight noise (default ${DEFAULTS.seed})
   --data DIR          directory of the Fashion-MNIST IDX files (default: $FASHION_MNIST_DIR, else Debian's
                       /usr/share/datasets/fashion-mnist from \`apt-get install dataset-fashion-mnist\`)
-  --out DIR           where the PNGs and results.json go (default examples/bayes-by-backprop/out)
+  --out DIR           where the PNGs and results-{mlp,cnn}.json go (default examples/bayes-by-backprop/out)
   --backend NAME      ${BACKENDS.join(' | ')} (default auto: tfjs-node if installed, else wasm, else cpu)
   -h, --help          show this help`;
 
@@ -232,7 +233,7 @@ function loadData(opts) {
 function toTensors(set, imageShape) {
   return {
     x: tf.tensor(set.images, [set.n, ...imageShape]),
-    y: tf.oneHot(tf.tensor1d(set.labels, 'int32'), CLASSES),
+    y: tf.tidy(() => tf.oneHot(tf.tensor1d(set.labels, 'int32'), CLASSES)),
     labels: tf.tensor1d(set.labels, 'int32'),
   };
 }
@@ -328,7 +329,7 @@ async function train(model, name, data, opts) {
     let val = '';
     if (data.val.n > 0) {
       const probs = tf.tidy(() => model.predict(data.valT.x, {batchSize: 1000}));
-      logs.val_accuracy = scalar(api.metrics.accuracy(probs, data.valT.labels));
+      logs.val_accuracy = await scalar(tfv.metrics.accuracy(probs, data.valT.labels));
       probs.dispose();
       val = `  val accuracy ${fmt(logs.val_accuracy, 4)} (one sample)`;
     }
@@ -343,10 +344,11 @@ async function train(model, name, data, opts) {
 // ---------------------------------------------------------------------------
 // Evaluation
 
-/** A number from a metric's result (a number or a scalar tensor). */
-function scalar(v) {
+/** A number from a metric's result (a number, a scalar tensor, or a promise of one). */
+async function scalar(value) {
+  const v = await value;
   if (typeof v === 'number') return v;
-  const n = v.dataSync()[0];
+  const n = (await v.data())[0];
   v.dispose();
   return n;
 }
@@ -355,23 +357,27 @@ async function arrayOf(t) {
   return Array.from(await t.data());
 }
 
+function disposeTensors(result) {
+  for (const t of Object.values(result)) if (t instanceof tf.Tensor) t.dispose();
+}
+
 /** Monte Carlo predictive, metrics and reliability bins of one model on test and OOD images. */
 async function evaluate(model, bayesian, data, opts) {
   const samples = bayesian ? opts.samples : 1;
   const t0 = performance.now();
-  const inD = api.predictive(model, data.testT.x, {samples, batchSize: 1000, task: 'classification'});
-  const ood = api.predictive(model, data.oodT.x, {samples, batchSize: 1000, task: 'classification'});
+  const inD = await predictive(model, data.testT.x, {samples, batchSize: 1000, task: 'classification'});
+  const ood = await predictive(model, data.oodT.x, {samples, batchSize: 1000, task: 'classification'});
   const seconds = (performance.now() - t0) / 1000;
   const labels = data.testT.labels;
-  const m = api.metrics;
+  const m = tfv.metrics;
   const result = {
     samples,
-    accuracy: scalar(m.accuracy(inD.probs, labels)),
-    nll: scalar(m.negativeLogLikelihood(inD.probs, labels)),
-    ece: scalar(m.expectedCalibrationError(inD.probs, labels, {bins: ECE_BINS})),
-    aurocEntropy: scalar(m.auroc(ood.predictiveEntropy, inD.predictiveEntropy)),
-    aurocMutualInformation: bayesian ? scalar(m.auroc(ood.mutualInformation, inD.mutualInformation)) : null,
-    reliability: m.reliabilityDiagram(inD.probs, labels, {bins: ECE_BINS}).bins,
+    accuracy: await scalar(m.accuracy(inD.probs, labels)),
+    nll: await scalar(m.negativeLogLikelihood(inD.probs, labels)),
+    ece: await scalar(m.expectedCalibrationError(inD.probs, labels, {bins: ECE_BINS})),
+    aurocEntropy: await scalar(m.auroc(ood.predictiveEntropy, inD.predictiveEntropy)),
+    aurocMutualInformation: bayesian ? await scalar(m.auroc(ood.mutualInformation, inD.mutualInformation)) : null,
+    reliability: (await m.reliabilityDiagram(inD.probs, labels, {bins: ECE_BINS})).bins,
     entropyTest: await arrayOf(inD.predictiveEntropy),
     entropyOod: await arrayOf(ood.predictiveEntropy),
     meanEntropyTest: 0,
@@ -382,17 +388,18 @@ async function evaluate(model, bayesian, data, opts) {
   result.meanEntropyOod = result.entropyOod.reduce((s, v) => s + v, 0) / result.entropyOod.length;
   if (bayesian) {
     // The posterior mean as a point estimate, for comparison.
-    api.setInferenceMode(model, 'mean');
+    setInferenceMode(model, 'mean');
     const probs = tf.tidy(() => model.predict(data.testT.x, {batchSize: 1000}));
     result.posteriorMean = {
-      accuracy: scalar(m.accuracy(probs, labels)),
-      nll: scalar(m.negativeLogLikelihood(probs, labels)),
-      ece: scalar(m.expectedCalibrationError(probs, labels, {bins: ECE_BINS})),
+      accuracy: await scalar(m.accuracy(probs, labels)),
+      nll: await scalar(m.negativeLogLikelihood(probs, labels)),
+      ece: await scalar(m.expectedCalibrationError(probs, labels, {bins: ECE_BINS})),
     };
     probs.dispose();
-    api.setInferenceMode(model, 'sample');
+    setInferenceMode(model, 'sample');
   }
-  for (const r of [inD, ood]) for (const t of Object.values(r)) t.dispose();
+  disposeTensors(inD);
+  disposeTensors(ood);
   return result;
 }
 
@@ -487,7 +494,7 @@ async function runFamily(family, data, opts) {
         `AUROC(entropy) ${fmt(result.aurocEntropy, 4)}` +
         (bayesian ? `  AUROC(MI) ${fmt(result.aurocMutualInformation, 4)}  posterior mean: accuracy ${fmt(100 * result.posteriorMean.accuracy, 2)}% ` +
           `NLL ${fmt(result.posteriorMean.nll, 4)} ECE ${fmt(100 * result.posteriorMean.ece, 2)}%` : ''));
-    pairs.push({name, bayesian, params: model.countParams(), ...trained, ...result});
+    pairs.push({name, family, bayesian, params: model.countParams(), ...trained, ...result});
     model.optimizer.dispose();
     model.dispose();
   }
@@ -527,19 +534,22 @@ async function main(argv) {
     for (const k of ['trainT', 'valT', 'testT', 'oodT']) for (const t of Object.values(data[k])) t.dispose();
   }
   printTable(rows);
-  const strip = ({entropyTest, entropyOod, ...rest}) => rest;
-  const summary = {
-    command: `node examples/bayes-by-backprop/train.mjs ${argv.join(' ')}`.trim(),
-    backend, tfjsCore: tf.version_core, tfjsLayers: tfl.version_layers, node: process.versions.node, cores: os.cpus().length,
-    options: {...opts, out: undefined, data: undefined},
-    prior: PRIOR,
-    data: {train: data.train.n, validation: data.val.n, test: data.test.n, ood: data.ood.n},
-    totalSeconds: (performance.now() - t0) / 1000,
-    models: rows.map(strip),
-  };
   fs.mkdirSync(opts.out, {recursive: true});
-  fs.writeFileSync(path.join(opts.out, 'results.json'), `${JSON.stringify(summary, null, 1)}\n`);
-  console.log(`wrote ${path.join(opts.out, 'results.json')}; total ${fmt(summary.totalSeconds, 0)} s; tensors left ${tf.memory().numTensors}`);
+  for (const family of families) {
+    const strip = ({entropyTest, entropyOod, ...rest}) => rest;
+    const summary = {
+      command: `node examples/bayes-by-backprop/train.mjs ${argv.join(' ')}`.trim(),
+      backend, tfjsCore: tf.version_core, tfjsLayers: tfl.version_layers, node: process.versions.node, cores: os.cpus().length,
+      options: {...opts, out: undefined, data: undefined},
+      prior: PRIOR,
+      data: {train: data.train.n, validation: data.val.n, test: data.test.n, ood: data.ood.n},
+      models: rows.filter((r) => r.family === family).map(strip),
+    };
+    const file = path.join(opts.out, `results-${family}.json`);
+    fs.writeFileSync(file, `${JSON.stringify(summary, null, 1)}\n`);
+    console.log(`wrote ${file}`);
+  }
+  console.log(`total ${fmt((performance.now() - t0) / 1000, 0)} s; tensors left ${tf.memory().numTensors}`);
 }
 
 runMain(main, USAGE);
