@@ -9,6 +9,7 @@ import {denseFlipout, denseLocalReparameterization, DensePosterior, denseReparam
 import {deriveSeed} from '../src/util/seed';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';
 import {roundTripInMemory} from './helpers/io';
+import {ConformanceCase, describeLayerConformance} from './helpers/layer_conformance';
 import {normalUpperTail, P_ASSERTION, sampleVarianceRatioBounds, uniform, uniformArray, useSeededMathRandom, Z_ASSERTION} from './helpers/random';
 import {binaryData, expectFlatTensorCount} from './helpers/vae';
 
@@ -551,3 +552,24 @@ describe('BayesianDense configuration and errors', () => {
     expect(() => bayesianDense(ok).apply(tf.ones([3]))).toThrow(/ndim|rank/);
   });
 });
+
+// ------------------------------------------------------------ conformance (helpers/layer_conformance.ts)
+
+const denseX = () => tf.tensor2d(matrix(8, 4, 40, -1, 1));
+const denseY = () => tf.tidy(() => tf.matMul(denseX(), tf.tensor2d(matrix(4, 3, 41, -1, 1))));
+
+describeLayerConformance('BayesianDense', ESTIMATORS.flatMap((estimator) => (['gaussian', 'scaleMixture'] as const).map(
+    (prior): ConformanceCase => ({
+      title: `${estimator}, ${prior} prior`,
+      cls: BayesianDense as unknown as ConformanceCase['cls'],
+      inputShape: [4],
+      make: (extra) => bayesianDense({
+        units: 3, estimator, prior, numExamples: 500, bayesianBias: true,
+        kernelLocInitializer: tfl.initializers.glorotNormal({seed: 1}),
+        kernelUntransformedScaleInitializer: tfl.initializers.randomNormal({mean: -3, stddev: 0.1, seed: 2}),
+        biasUntransformedScaleInitializer: tfl.initializers.randomNormal({mean: -3, stddev: 0.1, seed: 3}),
+        ...extra,
+      } as BayesianDenseArgs),
+      x: denseX,
+      y: denseY,
+    }))));
