@@ -3,7 +3,8 @@
  *
  *   chooseBackend('auto')        the fastest available: tfjs-node ('tensorflow') if
  *                                installed, else wasm, else cpu (see AUTO_ORDER)
- *   chooseBackend('tensorflow')  @tensorflow/tfjs-node (an optional peer: `npm install @tensorflow/tfjs-node`)
+ *   chooseBackend('tensorflow')  @tensorflow/tfjs-node-gpu, else @tensorflow/tfjs-node (optional peers:
+ *                                `npm install @tensorflow/tfjs-node`; both register the 'tensorflow' backend)
  *   chooseBackend('wasm')        @tensorflow/tfjs-backend-wasm
  *   chooseBackend('cpu')         @tensorflow/tfjs-backend-cpu (plain JavaScript)
  *
@@ -14,11 +15,11 @@ import * as tf from '@tensorflow/tfjs-core';
 
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'];
 
-/** The package that provides each backend. */
+/** The packages that provide each backend, in the order tried (tfjs-node-gpu is tfjs-node with CUDA). */
 const PACKAGES = {
-  tensorflow: '@tensorflow/tfjs-node',
-  wasm: '@tensorflow/tfjs-backend-wasm',
-  cpu: '@tensorflow/tfjs-backend-cpu',
+  tensorflow: ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'],
+  wasm: ['@tensorflow/tfjs-backend-wasm'],
+  cpu: ['@tensorflow/tfjs-backend-cpu'],
 };
 
 /**
@@ -43,11 +44,11 @@ function fastWasmKernels() {
 }
 
 /** Why 'auto' settled on `name`, given why the faster candidates were skipped. */
-function autoReason(name, skipped) {
+function autoReason(name, skipped, pkg) {
   const before = skipped.length ? `${skipped.join('; ')}; ` : '';
   switch (name) {
     case 'tensorflow':
-      return 'auto: @tensorflow/tfjs-node is installed (native TensorFlow, multi-threaded: the fastest)';
+      return `auto: ${pkg} is installed (native TensorFlow${pkg.endsWith('-gpu') ? ' with CUDA' : ', multi-threaded'}: the fastest)`;
     case 'wasm': {
       const {wasmFastKernels: fastX, wasmOwnKernels: ownX} = MEASURED_SPEEDUP_OVER_CPU;
       const fast = fastWasmKernels();
@@ -66,16 +67,25 @@ function messageOf(e) {
 }
 
 /**
- * Imports the package of `name` and makes it the active backend.
- * @returns {Promise<{ok: true} | {ok: false, why: string}>}
+ * Imports the first package of `name` that loads and makes it the active backend.
+ * @returns {Promise<{ok: true, pkg: string} | {ok: false, why: string}>}
  */
 async function tryBackend(name) {
-  const pkg = PACKAGES[name];
-  try {
-    await import(pkg);
-  } catch (e) {
-    const missing = e && (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND');
-    return {ok: false, why: missing ? `${pkg} is not installed` : `${pkg} failed to load (${messageOf(e)})`};
+  const missing = [];
+  let pkg = null;
+  for (const candidate of PACKAGES[name]) {
+    try {
+      await import(candidate);
+      pkg = candidate;
+      break;
+    } catch (e) {
+      const absent = e && (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND');
+      if (!absent) return {ok: false, why: `${candidate} failed to load (${messageOf(e)})`};
+      missing.push(candidate);
+    }
+  }
+  if (pkg === null) {
+    return {ok: false, why: `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not installed`};
   }
   if (tf.findBackendFactory(name) == null) {
     // E.g. the package brought its own copy of tfjs-core and registered there.
@@ -89,7 +99,7 @@ async function tryBackend(name) {
   } catch (e) {
     return {ok: false, why: `the '${name}' backend failed to initialise (${messageOf(e)})`};
   }
-  return {ok: true};
+  return {ok: true, pkg};
 }
 
 /**
@@ -113,7 +123,7 @@ export async function chooseBackend(name = 'auto') {
   const skipped = [];
   for (const candidate of AUTO_ORDER) {
     const r = await tryBackend(candidate);
-    if (r.ok) return {backend: tf.getBackend(), reason: autoReason(candidate, skipped)};
+    if (r.ok) return {backend: tf.getBackend(), reason: autoReason(candidate, skipped, r.pkg)};
     skipped.push(candidate === 'tensorflow' ? `${r.why}, so not 'tensorflow'` : `'${candidate}' unavailable: ${r.why}`);
   }
   throw new Error(`no backend could be initialised: ${skipped.join('; ')}`);

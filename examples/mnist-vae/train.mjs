@@ -1,107 +1,39 @@
 #!/usr/bin/env node
 /**
- * Trains a variational autoencoder on MNIST digits with plain `model.fit`.
+ * The main job: trains the Keras write-up's VAE on MNIST with plain `model.fit`,
+ * shows a progress bar per epoch, writes pictures, metrics and the model.
  *
- *   npm run example                       # builds the package, then runs this file
- *   node examples/mnist-vae/train.mjs --epochs 20 --latent 8 --save /tmp/vae
- *   node examples/mnist-vae/train.mjs --help
+ *   npm run example                                  # builds the package, then runs this file with the defaults
+ *   npm run mnist-vae -- --posterior planar          # options after --
+ *   node examples/mnist-vae/train.mjs --help         # dist/ must be built (npm run build)
  *
- * The model (Kingma & Welling 2014): encoder 784-512-(mu, logVar), a KL
- * divergence layer adding KL(q(z|x) || N(0, I)) through `addLoss`, a
- * reparameterized sample z, decoder latent-512-784 giving Bernoulli logits,
- * compiled with the Bernoulli negative log-likelihood. The loss `fit` reports
- * is the negative ELBO in nats per example; because the package is imported,
- * `val_loss` and `evaluate` include the KL too.
+ * Model, data and outputs: see README.md beside this file. The loss `fit`
+ * reports is the negative ELBO in nats per image; because the package is
+ * imported, `val_loss` and `evaluate` include the KL too, and `fit`'s logs
+ * carry `reconstruction`, `kl` and `negative_elbo` with their `val_` twins.
  */
 import {createRequire} from 'node:module';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {performance} from 'node:perf_hooks';
-import {parseArgs} from 'node:util';
 
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
-import {BACKENDS, chooseBackend} from './backend.mjs';
-import {CliError, fmt, nonNegativeInteger, positiveInteger, runMain, UsageError} from '../shared/cli.mjs';
+import {chooseBackend} from './backend.mjs';
+import {ARCHITECTURE_KEYS, buildVae, compileVae, parts, predictRows, setKLWeight} from './model.mjs';
+import {parseOptions, SHORT_USAGE} from './options.mjs';
+import {writeLatentPlot, writeLossPlot, writeManifold} from './pictures.mjs';
+import {EpochProgress} from './progress.mjs';
+import {CliError, fmt, runMain, UsageError} from '../shared/cli.mjs';
 
 const require = createRequire(import.meta.url);
 const datasets = require('../shared/datasets.cjs');
 
-const USAGE = `Usage: node examples/mnist-vae/train.mjs [options]
-
-Trains a VAE on MNIST with model.fit and reports the negative ELBO (nats per example).
-
-Options:
-  --epochs N         training epochs (default 10: about a minute on wasm with 2 cores)
-  --batch-size N     examples per step (default 128)
-  --latent N         latent dimensions (default 2)
-  --hidden N         units of the encoder's and decoder's hidden layer (default 512)
-  --train-count N    training examples (default: the whole training split)
-  --test-count N     validation examples (default: the whole test split)
-  --backend NAME     auto | tensorflow | wasm | cpu (default auto: tfjs-node if installed, else wasm, else cpu)
-  --seed N           seed of the weight initialisers and the sampling noise (default 0)
-  --data DIR         an MNIST-format (IDX) directory instead of the embedded digits;
-                     'fashion' = Fashion-MNIST ($FASHION_MNIST_DIR or Debian's dataset-fashion-mnist),
-                     'mnist' = $MNIST_DIR
-  --save DIR         save the trained model to DIR, then reload it with tf.loadLayersModel
-  --quiet            print only the final results
-  -h, --help         show this help`;
-
-function nonEmpty(flag, value) {
-  if (value.trim() === '') {
-    throw new UsageError(`--${flag} must not be empty`);
-  }
-  return value;
-}
-
-/** Parses and validates the command line. */
-function parseOptions(argv) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'epochs': {type: 'string'},
-        'batch-size': {type: 'string'},
-        'latent': {type: 'string'},
-        'hidden': {type: 'string'},
-        'train-count': {type: 'string'},
-        'test-count': {type: 'string'},
-        'backend': {type: 'string'},
-        'seed': {type: 'string'},
-        'data': {type: 'string'},
-        'save': {type: 'string'},
-        'quiet': {type: 'boolean'},
-        'help': {type: 'boolean', short: 'h'},
-      },
-    });
-  } catch (e) {
-    throw new UsageError(e.message);
-  }
-  const v = parsed.values;
-  const backend = v.backend ?? 'auto';
-  if (!BACKENDS.includes(backend)) {
-    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}. Received: --backend=${backend}`);
-  }
-  return {
-    help: v.help ?? false,
-    epochs: v.epochs === undefined ? 10 : positiveInteger('epochs', v.epochs),
-    batchSize: v['batch-size'] === undefined ? 128 : positiveInteger('batch-size', v['batch-size']),
-    latent: v.latent === undefined ? 2 : positiveInteger('latent', v.latent),
-    hidden: v.hidden === undefined ? 512 : positiveInteger('hidden', v.hidden),
-    trainCount: v['train-count'] === undefined ? undefined : positiveInteger('train-count', v['train-count']),
-    testCount: v['test-count'] === undefined ? undefined : positiveInteger('test-count', v['test-count']),
-    backend,
-    seed: v.seed === undefined ? 0 : nonNegativeInteger('seed', v.seed),
-    data: v.data === undefined ? undefined : nonEmpty('data', v.data),
-    save: v.save === undefined ? undefined : nonEmpty('save', v.save),
-    quiet: v.quiet ?? false,
-  };
-}
+/** The embedded digits' split used here: 8,000 train, 2,000 test (fixed; see datasets.cjs). */
+const EMBEDDED_TEST_SIZE = 2000;
+const METRICS_VERSION = 1;
 
 /** Resolves --data to a directory of IDX files (or null for the embedded digits). */
 function dataDirectory(data) {
@@ -116,9 +48,7 @@ function dataDirectory(data) {
   }
   if (data === 'mnist') {
     const dir = datasets.mnistIdxDir();
-    if (dir == null) {
-      throw new UsageError('--data mnist: set MNIST_DIR to a directory holding the MNIST IDX files');
-    }
+    if (dir == null) throw new UsageError('--data mnist: set MNIST_DIR to a directory holding the MNIST IDX files');
     return dir;
   }
   const dir = path.resolve(data);
@@ -137,16 +67,17 @@ function takeFirst(set, count, flag, splitName) {
   return {...set, images: set.images.subarray(0, count * pixels), labels: set.labels.subarray(0, count), n: count};
 }
 
-/** Loads the train and test splits as {train, test, pixels, name}. */
+/** Loads the train and test splits as {train, test, pixels, name, fashion}. */
 function loadData(opts) {
   const dir = dataDirectory(opts.data);
   let train;
   let test;
   let name;
   if (dir == null) {
-    train = takeFirst(datasets.loadEmbeddedMnist({split: 'train'}), opts.trainCount, 'train-count', 'train');
-    test = takeFirst(datasets.loadEmbeddedMnist({split: 'test'}), opts.testCount, 'test-count', 'test');
-    name = 'MNIST digits embedded in the mnist package';
+    const load = (split) => datasets.loadEmbeddedMnist({split, testSize: EMBEDDED_TEST_SIZE});
+    train = takeFirst(load('train'), opts.trainCount, 'train-count', 'train');
+    test = takeFirst(load('test'), opts.testCount, 'test-count', 'test');
+    name = 'the 10,000 MNIST digits embedded in the mnist package (fixed 8,000/2,000 split)';
   } else {
     const load = (split) => {
       try {
@@ -163,130 +94,253 @@ function loadData(opts) {
   if (test.rows * test.cols !== pixels) {
     throw new CliError(`--data ${opts.data}: train images are ${train.rows}x${train.cols} but test images are ${test.rows}x${test.cols}`);
   }
-  return {train, test, pixels, name};
+  return {train, test, pixels, rows: train.rows, cols: train.cols, name, fashion: dir != null && /fashion/i.test(dir)};
 }
 
-/** The VAE of DESIGN.md §1: a functional tf.model trained by model.fit. */
-function buildVae({pixels, hidden, latent, seed}) {
-  // Seeded initialisers: the same --seed gives the same initial weights.
-  let n = 0;
-  const init = () => tfl.initializers.glorotUniform({seed: seed * 16 + n++});
-  const dense = (units, activation, name) =>
-    tfl.layers.dense({units, activation, name, kernelInitializer: init()});
-
-  const x = tfl.input({shape: [pixels], name: 'image'});
-  const h = dense(hidden, 'relu', 'encoder_hidden').apply(x);
-  let zMu = dense(latent, undefined, 'z_mu').apply(h);
-  let zLogVar = dense(latent, undefined, 'z_log_var').apply(h);
-  [zMu, zLogVar] = tfv.layers.klDivergence({name: 'kl'}).apply([zMu, zLogVar]);
-  const z = tfv.layers.reparameterize({seed, name: 'z'}).apply([zMu, zLogVar]);
-  const g = dense(hidden, 'relu', 'decoder_hidden').apply(z);
-  const logits = dense(pixels, undefined, 'logits').apply(g);
-  const vae = tfl.model({inputs: x, outputs: logits, name: 'vae'});
-  compile(vae);
-  return vae;
+function readJson(file, what) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CliError(`--resume: cannot read ${what} ${file} (${e.code === 'ENOENT' ? 'no such file' : e.message})`);
+  }
 }
 
-function compile(model) {
-  // checkTargets: every batch's pixels must lie in [0, 1] (raw 0-255 values or a NaN throw, naming the range seen);
-  // about 1 ms per step for a batch of 256 images.
-  model.compile({optimizer: tf.train.adam(1e-3), loss: tfv.losses.bernoulliNLL({fromLogits: true, checkTargets: true})});
+/**
+ * --resume DIR: the earlier run's metrics and options. Architecture options come from it (giving a
+ * different one is an error); the data options too unless given again; --out defaults to DIR.
+ */
+function resumeFrom(opts, explicit) {
+  const dir = path.resolve(opts.resume);
+  const metricsFile = path.join(dir, 'metrics.json');
+  const modelFile = path.join(dir, 'model', 'model.json');
+  const previous = readJson(metricsFile, 'the metrics');
+  if (!fs.existsSync(modelFile)) throw new CliError(`--resume: no saved model ${modelFile}`);
+  if (previous.version !== METRICS_VERSION || !Array.isArray(previous.epochs) || previous.options == null) {
+    throw new CliError(`--resume: ${metricsFile} is not a metrics file of this example (version ${METRICS_VERSION})`);
+  }
+  const merged = {...opts};
+  for (const key of ARCHITECTURE_KEYS) {
+    const saved = previous.options[key];
+    if (explicit.has(key) && opts[key] !== saved) {
+      const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      throw new UsageError(`--${flag} must match the resumed model (${saved}). Received: --${flag}=${opts[key]}`);
+    }
+    merged[key] = saved;
+  }
+  for (const key of ['data', 'trainCount', 'testCount', 'seed']) {
+    if (!explicit.has(key)) merged[key] = previous.options[key];
+  }
+  if (!explicit.has('out')) merged.out = dir;
+  return {opts: merged, previous, modelFile};
+}
+
+function termsOf(logs, prefix) {
+  const pick = (k) => logs[prefix + k];
+  return {loss: pick('loss'), negativeElbo: pick('negative_elbo'), reconstruction: pick('reconstruction'), kl: pick('kl')};
+}
+
+function cpuSecondsSince(start) {
+  const c = process.cpuUsage(start);
+  return (c.user + c.system) / 1e6;
 }
 
 async function main(argv) {
-  const opts = parseOptions(argv);
-  if (opts.help) {
-    console.log(USAGE);
-    return;
+  const parsed = parseOptions(argv);
+  if (parsed.help) return;  // commander printed it
+  let {opts} = parsed;
+  const tStart = performance.now();
+  const cpuStart = process.cpuUsage();
+  let resumed = null;
+  if (opts.resume !== undefined) {
+    resumed = resumeFrom(opts, parsed.explicit);
+    opts = resumed.opts;
   }
   const log = opts.quiet ? () => {} : (...a) => console.log(...a);
+  const out = path.resolve(opts.out);
 
   const data = loadData(opts);
-  if (opts.batchSize > data.train.n) {
-    log(`note: --batch-size ${opts.batchSize} is larger than the ${data.train.n} training examples; each epoch is one step`);
-  }
   let chosen;
   try {
     chosen = await chooseBackend(opts.backend);
   } catch (e) {
     throw new CliError(e.message);
   }
-  const {backend, reason} = chosen;
-  log(`backend: ${backend} (${reason})`);
-  log(`data: ${data.name}: ${data.train.n} train, ${data.test.n} validation, ${data.pixels} pixels`);
-  log(`model: ${data.pixels}-${opts.hidden}-${opts.latent} encoder, ${opts.latent}-${opts.hidden}-${data.pixels} decoder, ` +
-      `Bernoulli likelihood, Adam 1e-3, batch ${opts.batchSize}, seed ${opts.seed}`);
+  log(`backend: ${chosen.backend} (${chosen.reason})`);
+  log(`data: ${data.name}: ${data.train.n} train, ${data.test.n} test (the validation data of fit), ${data.pixels} pixels`);
 
   const xTrain = tf.tensor2d(data.train.images, [data.train.n, data.pixels]);
   const xTest = tf.tensor2d(data.test.images, [data.test.n, data.pixels]);
-  const vae = buildVae({pixels: data.pixels, hidden: opts.hidden, latent: opts.latent, seed: opts.seed});
-
-  log('negative ELBO in nats per example (val includes the KL term)');
-  const width = String(opts.epochs).length;
-  let epochStart = 0;
-  let epochCpu = process.cpuUsage();
-  const tStart = performance.now();
-  const cpuStart = process.cpuUsage();
-  await vae.fit(xTrain, xTrain, {
-    epochs: opts.epochs,
-    batchSize: opts.batchSize,
-    shuffle: true,
-    validationData: [xTest, xTest],
-    verbose: 0,
-    callbacks: {
-      onEpochBegin: async () => {
-        epochStart = performance.now();
-        epochCpu = process.cpuUsage();
-      },
-      onEpochEnd: async (epoch, logs) => {
-        const seconds = (performance.now() - epochStart) / 1000;
-        const cpu = process.cpuUsage(epochCpu);
-        const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-        // negative_elbo, reconstruction and kl: the per-term logs every model with a divergence layer gets.
-        log(`epoch ${String(epoch + 1).padStart(width)}/${opts.epochs}  train -ELBO ${fmt(logs.negative_elbo)}  ` +
-            `val -ELBO ${fmt(logs.val_negative_elbo)} (reconstruction ${fmt(logs.val_reconstruction)} + KL ${fmt(logs.val_kl)})  ` +
-            `time ${fmt(seconds, 1)} s (cpu ${fmt(cpuSeconds, 1)} s)`);
-        if (!Number.isFinite(logs.loss) || !Number.isFinite(logs.val_loss)) {
-          throw new Error(`training diverged at epoch ${epoch + 1}: loss=${logs.loss}, val_loss=${logs.val_loss}`);
-        }
-      },
-    },
-  });
-  const trainSeconds = (performance.now() - tStart) / 1000;
-  const cpuTotal = process.cpuUsage(cpuStart);
-  log(`trained ${opts.epochs} epoch(s) in ${fmt(trainSeconds, 1)} s, ${fmt(trainSeconds / opts.epochs, 1)} s per epoch ` +
-      `(cpu ${fmt((cpuTotal.user + cpuTotal.system) / 1e6, 1)} s)`);
-
-  const objective = await tfv.evaluateObjective(vae, xTest, xTest, {batchSize: 256});
-  console.log(`validation objective (tfv.evaluateObjective, ${objective.numExamples} examples): ` +
-      `-ELBO ${fmt(objective.loss)} = reconstruction ${fmt(objective.dataTerm)} + KL ${fmt(objective.layerLosses)} nats`);
-
-  if (opts.save !== undefined) {
-    const dir = path.resolve(opts.save);
-    const url = `file://${dir}`;
-    await vae.save(url);
-    console.log(`saved: ${path.join(dir, 'model.json')}`);
-    const loaded = await tfl.loadLayersModel(`file://${path.join(dir, 'model.json')}`);
-    // Same weights, bit for bit?
-    const a = vae.getWeights();
-    const b = loaded.getWeights();
-    let identical = a.length === b.length;
-    for (let i = 0; identical && i < a.length; i++) {
-      const [va, vb] = [a[i].dataSync(), b[i].dataSync()];
-      identical = va.length === vb.length && va.every((x, j) => x === vb[j]);
-    }
-    compile(loaded);
-    const reloaded = await tfv.evaluateObjective(loaded, xTest, xTest, {batchSize: 256});
-    console.log(`reloaded with tf.loadLayersModel: ${loaded.layers.length} layers, weights ${identical ? 'identical' : 'DIFFERENT'}; ` +
-        `validation -ELBO ${fmt(reloaded.loss)} = reconstruction ${fmt(reloaded.dataTerm)} + KL ${fmt(reloaded.layerLosses)} nats ` +
-        '(a fresh noise draw)');
-    if (!identical) {
-      throw new Error('the reloaded model has different weights');
-    }
-    loaded.dispose();
+  const arch = {pixels: data.pixels, ...opts};
+  let vae;
+  let initialEpoch = 0;
+  const history = resumed ? [...resumed.previous.epochs] : [];
+  if (resumed) {
+    vae = await tfl.loadLayersModel(`file://${resumed.modelFile}`);
+    compileVae(vae, arch);
+    setKLWeight(vae, opts.klWeight);
+    initialEpoch = history.length;
+    log(`resumed: ${resumed.modelFile} after ${initialEpoch} epoch(s); the weights are the saved ones, the Adam optimizer ` +
+        'starts afresh (tfjs cannot save it with our loss), so the first steps may move the loss a little');
+  } else {
+    vae = buildVae(arch);
   }
+  const posterior = opts.posterior === 'gaussian' ? 'Gaussian q(z|x)' :
+    `${opts.posterior === 'planar' ? 'planar' : 'IAF'} flow posterior (K = ${opts.flows})`;
+  const objective = opts.objective === 'iwae' ? `IWAE bound, k = ${opts.samples}` :
+    opts.samples > 1 ? `${opts.samples}-sample ELBO` : 'ELBO';
+  log(`model: ${data.pixels}-${opts.hidden}-${opts.latent} encoder, ${posterior}, ${opts.latent}-${opts.hidden}-${data.pixels} ` +
+      `decoder, Bernoulli likelihood; ${objective}${opts.klWeight !== 1 ? `, KL weight ${opts.klWeight}` : ''}; ` +
+      `Adam ${opts.lr}, batch ${opts.batchSize}, seed ${opts.seed}`);
+  if (opts.batchSize > data.train.n) {
+    log(`note: --batch-size ${opts.batchSize} is larger than the ${data.train.n} training images; each epoch is one step`);
+  }
+
+  // ---- training ----
+  const lastEpoch = initialEpoch + opts.epochs;
+  const steps = Math.ceil(data.train.n / opts.batchSize);
+  const progress = new EpochProgress({enabled: opts.progress && !opts.quiet, epochs: lastEpoch, steps});
+  const bound = opts.objective === 'iwae' ? `-L_${opts.samples}` : null;
+  log(`training ${opts.epochs} epoch(s) of ${steps} steps; figures in nats per image, validation on the test images`);
+  const width = String(lastEpoch).length;
+  let epochStart = 0;
+  let epochCpu = null;
+  const tTrain = performance.now();
+  const cpuTrain = process.cpuUsage();
+  try {
+    await vae.fit(xTrain, xTrain, {
+      epochs: lastEpoch,
+      initialEpoch,
+      batchSize: opts.batchSize,
+      shuffle: true,
+      validationData: [xTest, xTest],
+      verbose: 0,
+      callbacks: {
+        onEpochBegin: async (epoch) => {
+          epochStart = performance.now();
+          epochCpu = process.cpuUsage();
+          progress.start(epoch + 1);
+        },
+        onBatchEnd: async (batch, logs) => progress.step(logs.loss),
+        onEpochEnd: async (epoch, logs) => {
+          progress.stop();
+          const seconds = (performance.now() - epochStart) / 1000;
+          const entry = {epoch: epoch + 1, train: termsOf(logs, ''), validation: termsOf(logs, 'val_'),
+            seconds, cpuSeconds: cpuSecondsSince(epochCpu)};
+          history.push(entry);
+          const t = entry.train;
+          const v = entry.validation;
+          const boundText = bound ? `  train ${bound} ${fmt(t.loss)}  val ${bound} ${fmt(v.loss)}` : '';
+          log(`epoch ${String(epoch + 1).padStart(width)}/${lastEpoch}${boundText}  ` +
+              `train -ELBO ${fmt(t.negativeElbo)} (reconstruction ${fmt(t.reconstruction)} + KL ${fmt(t.kl)})  ` +
+              `val -ELBO ${fmt(v.negativeElbo)} (reconstruction ${fmt(v.reconstruction)} + KL ${fmt(v.kl)})  ` +
+              `time ${fmt(seconds, 1)} s (cpu ${fmt(entry.cpuSeconds, 1)} s)`);
+          if (!Number.isFinite(logs.loss) || !Number.isFinite(logs.val_loss)) {
+            throw new CliError(`training diverged at epoch ${epoch + 1}: loss=${logs.loss}, val_loss=${logs.val_loss}`);
+          }
+        },
+      },
+    });
+  } finally {
+    progress.stop();
+  }
+  const trainSeconds = (performance.now() - tTrain) / 1000;
+  const trainCpu = cpuSecondsSince(cpuTrain);
+  log(`trained ${opts.epochs} epoch(s) in ${fmt(trainSeconds, 1)} s, ${fmt(trainSeconds / opts.epochs, 1)} s per epoch ` +
+      `(cpu ${fmt(trainCpu, 1)} s)`);
+
+  // ---- evaluation ----
+  const tEval = performance.now();
+  const objectiveTest = await tfv.evaluateObjective(vae, xTest, xTest, {batchSize: 250});
+  const evalSeconds = (performance.now() - tEval) / 1000;
+  let ll = null;
+  if (opts.llSamples > 0) {
+    const count = Math.min(opts.llCount, data.test.n);
+    log(`estimating log p(x) on ${count} test images with ${opts.llSamples} importance samples each…`);
+    const xLL = tf.slice(xTest, 0, count);
+    const tLL = performance.now();
+    const est = await tfv.estimateLogLikelihood(vae, xLL, xLL, {samples: opts.llSamples, batchSize: 100});
+    xLL.dispose();
+    ll = {negativeLogLikelihood: -est.logLikelihood, standardError: est.standardError, negativeElbo: -est.elbo,
+      samples: opts.llSamples, images: count, seconds: (performance.now() - tLL) / 1000};
+  }
+
+  // ---- pictures ----
+  fs.mkdirSync(out, {recursive: true});
+  const tPictures = performance.now();
+  const {encoderMean, decoder} = parts(vae);
+  const means = predictRows(encoderMean, xTest);
+  const latentPlot = await writeLatentPlot(path.join(out, 'latent.png'),
+      {means, labels: data.test.labels, latent: opts.latent, posterior: opts.posterior, labelTitle: data.fashion ? 'class' : 'digit'});
+  const manifold = await writeManifold(path.join(out, 'manifold.png'), {decoder, latent: opts.latent, rows: data.rows, cols: data.cols});
+  if (opts.latent !== 2) log(`manifold.png: ${manifold.title}`);
+  const curves = [
+    {name: 'train -ELBO', points: history.map((e) => ({x: e.epoch, y: e.train.negativeElbo}))},
+    {name: 'validation -ELBO', points: history.map((e) => ({x: e.epoch, y: e.validation.negativeElbo}))},
+  ];
+  if (bound) {
+    curves.push({name: `train ${bound}`, points: history.map((e) => ({x: e.epoch, y: e.train.loss}))});
+    curves.push({name: `validation ${bound}`, points: history.map((e) => ({x: e.epoch, y: e.validation.loss}))});
+  }
+  const lossPlot = await writeLossPlot(path.join(out, 'loss.png'),
+      {series: curves, title: `Negative ELBO per epoch (${objective}${resumed ? `; resumed after epoch ${initialEpoch}` : ''})`});
+  const pictureSeconds = (performance.now() - tPictures) / 1000;
+
+  // ---- model ----
+  const modelDir = path.join(out, 'model');
+  await vae.save(`file://${modelDir}`);
+  const loaded = await tfl.loadLayersModel(`file://${path.join(modelDir, 'model.json')}`);
+  const a = vae.getWeights();
+  const b = loaded.getWeights();
+  let identical = a.length === b.length;
+  for (let i = 0; identical && i < a.length; i++) {
+    const [va, vb] = [a[i].dataSync(), b[i].dataSync()];
+    identical = va.length === vb.length && va.every((x, j) => x === vb[j]);
+  }
+  loaded.dispose();
+  if (!identical) throw new Error(`the model reloaded from ${modelDir} has different weights`);
+
+  // ---- metrics ----
+  const totalSeconds = (performance.now() - tStart) / 1000;
+  const run = {
+    command: `node examples/mnist-vae/train.mjs ${argv.join(' ')}`.trim(),
+    startedAtEpoch: initialEpoch,
+    epochs: opts.epochs,
+    backend: chosen,
+    resumedFrom: resumed ? path.relative(process.cwd(), path.dirname(path.dirname(resumed.modelFile))) || '.' : null,
+    optimizer: resumed ? 'Adam, fresh state (the saved model holds no optimizer state)' : 'Adam',
+    times: {totalSeconds, trainSeconds, trainCpuSeconds: trainCpu, secondsPerEpoch: trainSeconds / opts.epochs,
+      evaluationSeconds: evalSeconds, logLikelihoodSeconds: ll ? ll.seconds : 0, pictureSeconds,
+      cpuSeconds: cpuSecondsSince(cpuStart)},
+  };
+  const metrics = {
+    version: METRICS_VERSION,
+    options: Object.fromEntries(Object.entries(opts).filter(([k]) => k !== 'resume')),
+    data: {name: data.name, train: data.train.n, test: data.test.n, pixels: data.pixels},
+    epochs: history,
+    final: {
+      test: {negativeElbo: objectiveTest.negativeElbo, loss: objectiveTest.loss, reconstruction: objectiveTest.dataTerm,
+        kl: objectiveTest.divergences.kl, images: objectiveTest.numExamples},
+      logLikelihood: ll,
+    },
+    pictures: {latent: latentPlot.title, manifold: manifold.title,
+      sizes: Object.fromEntries([latentPlot, manifold, lossPlot].map((p) => [path.basename(p.file), [p.width, p.height]]))},
+    runs: [...(resumed?.previous.runs ?? []), run],
+  };
+  fs.writeFileSync(path.join(out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+
+  // ---- report ----
+  const rel = (p) => (p.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), p) : p);
+  console.log(`test -ELBO (tfv.evaluateObjective, ${objectiveTest.numExamples} images): ${fmt(objectiveTest.negativeElbo)} = ` +
+      `reconstruction ${fmt(objectiveTest.dataTerm)} + KL ${fmt(objectiveTest.divergences.kl)} nats` +
+      (bound ? `; ${bound} ${fmt(objectiveTest.loss)}` : ''));
+  if (ll) {
+    console.log(`test -log p(x) (tfv.estimateLogLikelihood, ${ll.samples} samples, ${ll.images} images): ` +
+        `${fmt(ll.negativeLogLikelihood)} ± ${fmt(ll.standardError)} nats (${fmt(ll.seconds, 1)} s)`);
+  }
+  console.log(`wrote ${rel(path.join(out, 'latent.png'))}, manifold.png, loss.png, metrics.json and the model ` +
+      `(${rel(modelDir)}, reloaded: weights identical); total ${fmt(totalSeconds, 1)} s`);
   tf.dispose([xTrain, xTest]);
   vae.dispose();
 }
 
-runMain(main, USAGE);
+runMain(main, SHORT_USAGE);

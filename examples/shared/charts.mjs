@@ -207,14 +207,28 @@ export async function renderChart(spec, options = {}) {
   } finally {
     view.finalize();
   }
+  return {svg, ...svgToPng(svg, {scale})};
+}
+
+/**
+ * Rasterises SVG text (e.g. a hand-made figure around an embedded image) with the charts' fonts.
+ * @param {string} svg
+ * @param {{scale?: number}} [options]
+ * @returns {{png: Buffer, width: number, height: number}}
+ */
+export function svgToPng(svg, options = {}) {
+  const {scale = 1} = options;
   const resvg = new Resvg(svg, {
     background: 'white',
     fitTo: scale === 1 ? {mode: 'original'} : {mode: 'zoom', value: scale},
     font: {loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans'},
   });
   const image = resvg.render();
-  return {svg, png: image.asPng(), width: image.width, height: image.height};
+  return {png: image.asPng(), width: image.width, height: image.height};
 }
+
+/** The font list the charts use, for hand-made SVG. */
+export const CHART_FONT = FONT;
 
 /**
  * Renders a spec to a PNG file (creating its directory).

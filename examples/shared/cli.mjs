@@ -33,6 +33,14 @@ export function positiveNumber(flag, value) {
   return n;
 }
 
+export function nonNegativeNumber(flag, value) {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw new UsageError(`--${flag} must be a non-negative number. Received: --${flag}=${value}`);
+  }
+  return n;
+}
+
 /** A number with `digits` decimals, or its text when not finite. */
 export const fmt = (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
 
