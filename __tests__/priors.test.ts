@@ -205,7 +205,7 @@ describe('prior registry', () => {
     const instance = gaussian({scale: 3});
     expect(getPrior(instance)).toBe(instance);
     const config = serializePrior(p);
-    expect(config).toEqual({className: 'ScaleMixturePrior', config: {pi: 0.25, scale1: 1, scale2: 0.001}});
+    expect(config).toEqual({className: 'ScaleMixturePrior', config: {pi: 0.25, scale1: 1, scale2: 0.001, mcSamples: 1}});
     expect(serializePrior(getPrior(JSON.parse(JSON.stringify(config))))).toEqual(config);
     expect(tf.serialization.getRegisteredName(GaussianPrior)).toBe('tfv>GaussianPrior');
     expect(tf.serialization.getRegisteredName(ScaleMixturePrior)).toBe('tfv>ScaleMixturePrior');

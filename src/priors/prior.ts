@@ -9,7 +9,7 @@ import {normalLogProbOfNoise, normalSampleFromNoise} from '../distributions/norm
 import {standardNormal} from '../distributions/random';
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
 import type {Initializer, LayerVariable} from '../util/tfjs_types';
-import {argumentError} from '../util/validate';
+import {argumentError, checkPositiveInteger} from '../util/validate';
 
 /**
  * What a layer tells a prior about the weight tensor it is bound to
@@ -197,6 +197,11 @@ export abstract class JointPrior extends Prior {
     throw new Error(`${this.getClassName()}.logProb: this prior does not factorise over the weights; ` +
         'use logProbSum(w), the joint log-density of the whole tensor');
   }
+}
+
+/** The `mcSamples` option of a prior without a closed form: a positive integer, default 1. */
+export function mcSamplesOption(where: string, value: unknown): number {
+  return value === undefined ? 1 : checkPositiveInteger(where, 'mcSamples', value);
 }
 
 /** Checks what a layer passes to `Prior.bind`, naming the field. */

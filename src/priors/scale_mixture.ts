@@ -4,9 +4,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import {mulByPositiveConstant, normalNegLogProb} from '../distributions/normal';
+import {HALF_LOG_TWO_PI, mulByPositiveConstant, normalNegLogProb} from '../distributions/normal';
+import {posteriorKernels} from '../perf/posterior_kernels';
 import {argumentError, checkFiniteNumber, checkKnownOptions, checkPositive} from '../util/validate';
-import {Prior, registerBuiltinPrior} from './prior';
+import {mcSamplesOption, Prior, registerBuiltinPrior} from './prior';
 
 export interface ScaleMixturePriorArgs {
   /** Weight π of the first component, 0 < π < 1. Default 0.5. */
@@ -15,6 +16,8 @@ export interface ScaleMixturePriorArgs {
   scale1?: number;
   /** Standard deviation σ₂ of the second (narrow) component, > 0. Default e⁻⁶ ≈ 0.00248. */
   scale2?: number;
+  /** Monte Carlo draws S averaged per divergence (a positive integer). Default 1. */
+  mcSamples?: number;
 }
 
 /**
@@ -31,7 +34,8 @@ export interface ScaleMixturePriorArgs {
  * so a weight far in the tails of the narrow component (density below
  * float32's range) still has a finite log-density and gradient. The KL
  * divergence has no closed form: layers use the Monte Carlo estimate
- * `log q(w) − log p(w)` at their sampled weights (see `Prior.divergence`).
+ * `(1/S) Σ_s [log q(w_s) − log p(w_s)]` over `mcSamples` = S draws, the
+ * first at their sampled weights (see `divergenceOf`).
  */
 export class ScaleMixturePrior extends Prior {
   /** @nocollapse */
@@ -40,17 +44,23 @@ export class ScaleMixturePrior extends Prior {
   readonly pi: number;
   readonly scale1: number;
   readonly scale2: number;
+  private readonly samples: number;
 
   constructor(args: ScaleMixturePriorArgs = {}) {
     super();
     const where = 'scaleMixturePrior';
-    checkKnownOptions(where, args, ['pi', 'scale1', 'scale2']);
+    checkKnownOptions(where, args, ['pi', 'scale1', 'scale2', 'mcSamples']);
     this.pi = args.pi === undefined ? 0.5 : checkFiniteNumber(where, 'pi', args.pi);
     if (!(this.pi > 0 && this.pi < 1)) {
       throw argumentError(where, 'pi', 'a number strictly between 0 and 1', args.pi);
     }
     this.scale1 = args.scale1 === undefined ? 1 : checkPositive(where, 'scale1', args.scale1);
     this.scale2 = args.scale2 === undefined ? Math.exp(-6) : checkPositive(where, 'scale2', args.scale2);
+    this.samples = mcSamplesOption(where, args.mcSamples);
+  }
+
+  override get mcSamples(): number {
+    return this.samples;
   }
 
   /**
@@ -81,6 +91,28 @@ export class ScaleMixturePrior extends Prior {
       // |w| beyond `bound` puts the difference below −200, where softplus is 0 in float32 (e^−200): clipping w
       // there changes no value, and keeps (w·root)² and its gradient finite (else σ(−∞)·∞ = NaN at |w| = 3e38).
       const bound = Math.sqrt(Math.max(offset + 200, 1)) / root;
+      const cw = 1 / sW;
+      if (root > 0 && root <= 1e30 && bound <= 1e30 && cw >= 1e-30 && cw <= 1e30 && posteriorKernels(w) !== null) {
+        // The wasm backend: this arithmetic as one fused pass (src/perf/posterior_kernels.ts), gradient
+        // dy·(−(w/σ_w)/σ_w − sigmoid(diff)·2u·root) with u = clip(w)·root, in a second pass.
+        const k = logPiW - (Math.log(sW) + HALF_LOG_TWO_PI);
+        const fused = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+          save([x]);
+          return {
+            value: posteriorKernels(x)?.mixtureLogProb(x, cw, k, offset, root, bound) ?? this.logProb(x),
+            gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+              const kg = posteriorKernels(dy, saved[0]);
+              if (kg !== null) return [kg.mixtureLogProbGrad(dy, saved[0], cw, offset, root, bound)];
+              const z = mulByPositiveConstant(saved[0], cw);
+              const u = mulByPositiveConstant(tf.clipByValue(saved[0], -bound, bound), root);
+              const inside = tf.cast(tf.lessEqual(tf.abs(saved[0]), bound), 'float32');
+              const slope = tf.mul(tf.mul(tf.sigmoid(tf.sub(offset, tf.square(u))), tf.mul(u, 2 * root)), inside);
+              return [tf.mul(dy, tf.sub(tf.neg(mulByPositiveConstant(z, cw)), slope))];
+            },
+          };
+        }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+        return fused(w);
+      }
       const diff = root > 0 ?
           tf.sub(offset, tf.square(mulByPositiveConstant(tf.clipByValue(w, -bound, bound), root))) :
           tf.fill(w.shape, offset);
@@ -89,7 +121,7 @@ export class ScaleMixturePrior extends Prior {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return {pi: this.pi, scale1: this.scale1, scale2: this.scale2};
+    return {pi: this.pi, scale1: this.scale1, scale2: this.scale2, mcSamples: this.samples};
   }
 }
 registerBuiltinPrior('scaleMixture', ScaleMixturePrior);
