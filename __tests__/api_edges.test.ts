@@ -15,11 +15,13 @@ import {useSeededMathRandom} from './helpers/random';
 useSeededMathRandom(0xed9);
 
 describe('seeds', () => {
-  it.each([-1, 1.5, NaN, Infinity, 2 ** 53])('rejects seed=%p in reparameterize and bayesianDense', (seed) => {
+  it.each([-1, 1.5, NaN, Infinity, 2 ** 53])('rejects seed=%p in reparameterize, bayesianDense and bayesianConv2d', (seed) => {
     expect(() => tfv.layers.reparameterize({seed})).toThrow(
         `reparameterize: expected seed to be a non-negative integer. Received: seed=${seed}`);
     expect(() => tfv.layers.bayesianDense({units: 2, numExamples: 10, seed})).toThrow(
         `bayesianDense: expected seed to be a non-negative integer. Received: seed=${seed}`);
+    expect(() => tfv.layers.bayesianConv2d({filters: 2, kernelSize: 3, numExamples: 10, seed})).toThrow(
+        `bayesianConv2d: expected seed to be a non-negative integer. Received: seed=${seed}`);
   });
 
   it('accepts 0, large safe integers and null (a saved config without a seed)', () => {
@@ -34,6 +36,8 @@ describe('unknown options', () => {
   it('every layer rejects a misspelt option and lists the known ones', () => {
     expect(() => tfv.layers.bayesianDense({units: 2, numExamples: 10, estimater: 'flipout'} as tfv.layers.BayesianDenseArgs))
         .toThrow(/^bayesianDense: unknown option 'estimater'. Known options: units, activation, .*estimator.*, name/);
+    expect(() => tfv.layers.bayesianConv2d({filters: 2, kernelSize: 3, numExamples: 10, stride: 2} as tfv.layers.BayesianConv2DArgs))
+        .toThrow(/^bayesianConv2d: unknown option 'stride'. Known options: filters, kernelSize, strides, .*estimator.*, name/);
     expect(() => tfv.layers.klDivergence({wieght: 2} as tfv.layers.KLDivergenceLayerArgs))
         .toThrow(/^klDivergence: unknown option 'wieght'. Known options: weight, freeBits, prior, mcSamples, seed, inputShape/);
     expect(() => tfv.layers.reparameterize({sample: 3, sed: 1} as tfv.layers.ReparameterizeArgs))
@@ -90,5 +94,25 @@ describe.each(NODE_BACKENDS)('inferenceMode on %s', (backend) => {
     expect(Array.from(e.dataSync())).toEqual(Array.from(c.dataSync()));
     expect(() => { layer.inferenceMode = 'MC' as 'sample'; }).toThrow(/bayesianDense: expected inferenceMode/);
     tf.dispose([x, a, b, c, d, e]);
+  });
+
+  it('bayesianConv2d: Monte Carlo predictions, then posterior-mean predictions, kept through a save', async () => {
+    const model = tfl.sequential({layers: [
+      tfv.layers.bayesianConv2d({inputShape: [4, 4, 1], filters: 2, kernelSize: 2, numExamples: 10, seed: 1, name: 'bc',
+                                 kernelUntransformedScaleInitializer: tfl.initializers.constant({value: 0})}),
+    ]});
+    const x = tf.ones([1, 4, 4, 1]);
+    const layer = model.getLayer('bc') as tfv.layers.BayesianConv2D;
+    const a = model.predict(x) as tf.Tensor;
+    const b = model.predict(x) as tf.Tensor;
+    expect(Array.from(a.dataSync())).not.toEqual(Array.from(b.dataSync()));
+    layer.inferenceMode = 'mean';
+    const c = model.predict(x) as tf.Tensor;
+    expect(Array.from((model.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from(c.dataSync()));
+    const loaded = await roundTripInMemory(model);
+    expect((loaded.getLayer('bc') as tfv.layers.BayesianConv2D).inferenceMode).toBe('mean');
+    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from(c.dataSync()));
+    expect(() => { layer.inferenceMode = 'MC' as 'sample'; }).toThrow(/bayesianConv2d: expected inferenceMode/);
+    tf.dispose([x, a, b, c]);
   });
 });

@@ -34,6 +34,8 @@ import {
   softplusScale,
   standardNormalKL,
 } from '../src/distributions/normal';
+import {bayesianConv2d} from '../src/layers/bayesian_conv2d';
+import {disableFastWasmKernels, enableFastWasmKernels} from '../src/perf';
 import {bayesianDense} from '../src/layers/bayesian_dense';
 import {denseFlipout, denseLocalReparameterization, denseReparameterization} from '../src/layers/dense_estimators';
 import {gaussianKL, gaussianKLElementwise} from '../src/layers/kl_divergence';
@@ -936,6 +938,51 @@ describe.each(NODE_BACKENDS)('numerics at the extreme corners on %s', (backend) 
           for (const w of trainable) {
             const v = w.read().dataSync();
             v.forEach((e, i) => {
+              if (!Number.isFinite(e)) throw new Error(`${w.name}[${i}] is ${e} after one step: a gradient was not finite`);
+            });
+          }
+          tf.dispose([x, y, ...Object.values(values)]);
+          model.dispose();
+        });
+  });
+
+  // The same corners through a convolution: a 1×3 kernel over a [1, 3, 1] image, the first image all zero.
+  // Training a convolution on wasm needs the library's Conv2DBackpropFilter kernel (the backend has none),
+  // installed with the fast kernels, which this file (importing modules, not the package) leaves off.
+  describe.each(['reparameterization', 'localReparameterization', 'flipout'] as const)('BayesianConv2D, %s estimator', (estimator) => {
+    let installed = false;
+    beforeAll(() => {
+      if (backend === 'wasm' && tf.getKernel('Conv2DBackpropFilter', 'wasm') === undefined) {
+        expect(enableFastWasmKernels()).toBe(true);
+        installed = true;
+      }
+    });
+    afterAll(() => {
+      if (installed) disableFastWasmKernels();
+    });
+    test.each([['gaussian', true], ['scaleMixture', true], ['gaussian', false], ['scaleMixture', false]] as const)(
+        '%s prior, bayesianBias %p: ρ ±1e3, |μ| 1e4, an all-zero image and |x| 1e4 give a finite loss and gradients',
+        async (prior, bayesianBias) => {
+          const model = tfl.sequential({
+            layers: [bayesianConv2d({filters: 2, kernelSize: [1, 3], inputShape: [1, 3, 1], estimator, prior, bayesianBias,
+              numExamples: 10, seed: 3})],
+          });
+          const layer = model.layers[0];
+          const values: Record<string, tf.Tensor> = {
+            kernel_loc: tf.tensor4d(DMU, [1, 3, 1, 2]), kernel_untransformed_scale: tf.tensor4d(DRHO, [1, 3, 1, 2]),
+            bias_loc: tf.tensor1d(DBIAS),
+          };
+          if (bayesianBias) values.bias_untransformed_scale = tf.tensor1d(DBRHO);
+          const trainable = layer.trainableWeights;
+          expect(trainable.map((w) => w.originalName.split('/').pop()).sort()).toEqual(Object.keys(values).sort());
+          for (const w of trainable) w.write(values[w.originalName.split('/').pop() as string]);
+          model.compile({optimizer: tf.train.sgd(1e-20), loss: gaussianNLL()});
+          const x = tf.tensor4d(DX, [2, 1, 3, 1]);
+          const y = tf.zeros([2, 1, 1, 2]);
+          const loss = await model.trainOnBatch(x, y) as number;
+          expect(Number.isFinite(loss)).toBe(true);
+          for (const w of trainable) {
+            w.read().dataSync().forEach((e, i) => {
               if (!Number.isFinite(e)) throw new Error(`${w.name}[${i}] is ${e} after one step: a gradient was not finite`);
             });
           }
