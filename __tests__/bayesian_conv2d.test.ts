@@ -12,6 +12,7 @@ import {conv2dOp, Conv2DOpArgs} from '../src/layers/variational/linear_ops';
 import {deriveSeed} from '../src/util/seed';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';
 import {centralDifference} from './helpers/gradients';
+import {roundTripInMemory} from './helpers/io';
 import {ConformanceCase, describeLayerConformance} from './helpers/layer_conformance';
 import {normalTwoSidedTail, normalUpperTail, sampleVarianceRatioBounds, uniform, useSeededMathRandom} from './helpers/random';
 
@@ -408,6 +409,41 @@ describe.each(NODE_BACKENDS)('BayesianConv2D on %s', (backend) => {
     tf.dispose([x, y, a, b]);
     model.dispose();
   });
+});
+
+describe.each(NODE_BACKENDS)('every registered prior through the Bayesian layers on %s', (backend) => {
+  beforeAll(async () => useBackend(backend));
+
+  it.each(['gaussian', 'scaleMixture', 'conjugate', 'conjugateKnownMean', 'empiricalBayes'])(
+      '%s: binds to each weight tensor (learnable prior weights named by role), trains and round-trips', async (prior) => {
+        const conv = bayesianConv2d({filters: 2, kernelSize: 2, prior, bayesianBias: true, numExamples: 100, seed: 1,
+          inferenceMode: 'mean', name: 'bc', kernelLocInitializer: tfl.initializers.glorotNormal({seed: 4})});
+        const dense = tfv.layers.bayesianDense({units: 1, prior, numExamples: 100, seed: 2, inferenceMode: 'mean', name: 'bd',
+          kernelLocInitializer: tfl.initializers.glorotNormal({seed: 5})});
+        const model = tfl.sequential({layers: [tfl.layers.inputLayer({inputShape: [4, 4, 1]}), conv, tfl.layers.flatten(), dense]});
+        const names = conv.trainableWeights.map(shortName);
+        expect(names.slice(0, 2)).toEqual(['kernel_loc', 'kernel_untransformed_scale']);
+        // A learnable prior parameter of the kernel comes right after the kernel's posterior, prefixed 'kernel_'.
+        const extra = names.filter((n) => !['kernel_loc', 'kernel_untransformed_scale', 'bias_loc', 'bias_untransformed_scale'].includes(n));
+        expect(extra.every((n) => n.startsWith('kernel_') || n.startsWith('bias_'))).toBe(true);
+        if (prior === 'empiricalBayes') expect(extra).toEqual(['kernel_prior_untransformed_scale', 'bias_prior_untransformed_scale']);
+        model.compile({optimizer: tf.train.adam(0.02), loss: 'meanSquaredError'});
+        const x = tf.tensor(uniform(16 * 16, 130, -1, 1), [16, 4, 4, 1]);
+        const y = tf.tensor(uniform(16, 131, -1, 1), [16, 1]);
+        // Seeded (layer seeds, initialisers, Math.random for the rest, no shuffle): fixed on a backend.
+        const h = await model.fit(x, y, {epochs: 15, batchSize: 8, verbose: 0, shuffle: false});
+        const loss = h.history['loss'] as number[];
+        expect(loss.every(Number.isFinite)).toBe(true);
+        expect(loss[loss.length - 1]).toBeLessThan(loss[0]);
+        const r = await tfv.evaluateObjective(model, x, y);
+        expect(Number.isFinite(r.layerLosses)).toBe(true);
+        const loaded = await roundTripInMemory(model);
+        expect(loaded.getLayer('bc').getConfig()).toEqual(conv.getConfig());
+        expect(loaded.getLayer('bc').trainableWeights.map(shortName)).toEqual(names);
+        expectClose(loaded.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor, 0, 0);
+        tf.dispose([x, y]);
+        model.dispose();
+      });
 });
 
 describe('BayesianConv2D configuration and errors', () => {
