@@ -17,16 +17,21 @@ import * as flows from './flows';
 import * as io from './io';
 import * as layers from './layers';
 import * as losses from './losses';
+import * as metrics from './metrics';
 import * as objectives from './objectives';
 import * as priors from './priors';
 import {applyFastWasmKernelsDefault} from './perf';
 
-export {callbacks, distributions, flows, io, layers, losses, objectives, priors};
+export {callbacks, distributions, flows, io, layers, losses, metrics, objectives, priors};
 export {estimateLogLikelihood} from './objectives';
 export type {EstimateLogLikelihoodArgs, LogLikelihoodEstimate} from './objectives';
 export {isFullObjectiveEvaluation, setFullObjectiveEvaluation} from './patches/full_objective';
 export {evaluateObjective} from './objectives/evaluate';
 export type {BatchIterable, EvaluateObjectiveArgs, ObjectiveResult} from './objectives/evaluate';
+export {getInferenceModes, predictive, setInferenceMode} from './predictive';
+export type {
+  ClassificationPrediction, LayerInferenceMode, Prediction, PredictiveArgs, PredictiveTask, RegressionPrediction,
+} from './predictive';
 export {isTermLogs, setTermLogs} from './patches/term_logs';
 export {
   FAST_WASM_KERNELS_FLAG,
