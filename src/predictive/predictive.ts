@@ -7,9 +7,11 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import {modelLayers} from '../layers/model_layers';
 import {argumentError, checkBoolean, checkKnownOptions, checkOneOf, checkPositiveInteger} from '../util/validate';
+import {Accumulator, ClassificationAccumulator, RegressionAccumulator} from './accumulators';
 import {stochasticLayers} from './inference_switch';
+import {inferTask, outputLayer, PredictiveTask} from './task';
 
-export type PredictiveTask = 'regression'|'classification';
+export type {PredictiveTask} from './task';
 
 const TASKS: readonly PredictiveTask[] = ['regression', 'classification'];
 const ARG_NAMES = ['samples', 'batchSize', 'task', 'fromLogits', 'gaussianHead', 'resetSeeds'];
@@ -91,202 +93,6 @@ export interface ClassificationPrediction {
 export type Prediction = RegressionPrediction|ClassificationPrediction;
 
 const WHERE = 'predictive';
-
-/**
- * `p log p` is taken with `log max(p, 1e-30)`: 0 log 0 = 0 exactly, a
- * probability below 1e-30 contributes less than 7e-29 nats, and a NaN stays
- * NaN (a `where(p > 0, …)` would turn it into 0).
- */
-const LOG_FLOOR = Math.log(1e-30);
-
-/** `−Σ_c p_c log p_c` over the last axis, from log-probabilities. */
-function entropyOfLog(p: tf.Tensor, logP: tf.Tensor): tf.Tensor {
-  return tf.neg(tf.sum(tf.mul(p, tf.maximum(logP, LOG_FLOOR)), -1));
-}
-
-function entropy(p: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => entropyOfLog(p, tf.log(p)));
-}
-
-/** Running per-example sums over the draws of one batch. */
-interface Accumulator {
-  /** Adds one pass: `outputs` has rows `[b·k, …]` (k draws per example, example-major). */
-  add(outputs: tf.Tensor[], k: number): void;
-  finish(): tf.Tensor[];
-  dispose(): void;
-}
-
-/** `[b·k, …] → [b, k, …]`. */
-function byExample(t: tf.Tensor, b: number, k: number): tf.Tensor {
-  return tf.reshape(t, [b, k, ...t.shape.slice(1)]);
-}
-
-class ClassificationAccumulator implements Accumulator {
-  private sumP: tf.Tensor|null = null;
-  private sumH: tf.Tensor|null = null;
-  private n = 0;
-
-  constructor(private readonly b: number, private readonly fromLogits: boolean) {}
-
-  add(outputs: tf.Tensor[], k: number): void {
-    const [sumP, sumH] = tf.tidy(() => {
-      const out = byExample(outputs[0], this.b, k);
-      // From logits, log p = log softmax(z) (max-subtracted); p = e^{log p}.
-      const logP = this.fromLogits ? tf.logSoftmax(out) : tf.log(out);
-      const p = this.fromLogits ? tf.exp(logP) : out;
-      const h = entropyOfLog(p, logP);
-      const dp = tf.sum(p, 1);
-      const dh = tf.sum(h, 1);
-      return [this.sumP === null ? dp : tf.add(this.sumP, dp), this.sumH === null ? dh : tf.add(this.sumH, dh)];
-    });
-    this.dispose();
-    this.sumP = sumP;
-    this.sumH = sumH;
-    this.n += k;
-  }
-
-  finish(): tf.Tensor[] {
-    return tf.tidy(() => {
-      const probs = tf.div(this.sumP!, this.n);
-      const predictiveEntropy = entropy(probs);
-      const expectedEntropy = tf.div(this.sumH!, this.n);
-      // H[p̄] ≥ E[H p] by concavity of the entropy; float32 rounding can put it a few ulps below, so clamp at 0.
-      const mutualInformation = tf.maximum(tf.sub(predictiveEntropy, expectedEntropy), 0);
-      return [probs, predictiveEntropy, expectedEntropy, mutualInformation];
-    });
-  }
-
-  dispose(): void {
-    this.sumP?.dispose();
-    this.sumH?.dispose();
-    this.sumP = this.sumH = null;
-  }
-}
-
-/**
- * Mean and sum of squared deviations by Chan et al.'s pairwise update (each
- * pass's k draws merged at once): no `E[y²] − E[y]²`, which cancels
- * catastrophically in float32 when the spread is small against the mean.
- * With a Gaussian head also the sum of the predicted variances.
- */
-class RegressionAccumulator implements Accumulator {
-  private mean: tf.Tensor|null = null;
-  private m2: tf.Tensor|null = null;
-  private sumVar: tf.Tensor|null = null;
-  private n = 0;
-
-  constructor(private readonly b: number, private readonly gaussianHead: boolean) {}
-
-  add(outputs: tf.Tensor[], k: number): void {
-    const n = this.n + k;
-    const next = tf.tidy(() => {
-      let mu: tf.Tensor;
-      let logVar: tf.Tensor|null = null;
-      if (!this.gaussianHead) {
-        mu = outputs[0];
-      } else if (outputs.length === 2) {
-        [mu, logVar] = outputs;
-      } else {
-        [mu, logVar] = tf.split(outputs[0], 2, -1);
-      }
-      const y = byExample(mu, this.b, k);
-      const meanB = tf.mean(y, 1);
-      const m2B = tf.sum(tf.square(tf.sub(y, tf.expandDims(meanB, 1))), 1);
-      let mean = meanB;
-      let m2 = m2B;
-      if (this.mean !== null && this.m2 !== null) {
-        const delta = tf.sub(meanB, this.mean);
-        mean = tf.add(this.mean, tf.mul(delta, k / n));
-        m2 = tf.add(tf.add(this.m2, m2B), tf.mul(tf.square(delta), this.n * k / n));
-      }
-      const result = [mean, m2];
-      if (logVar !== null) {
-        const v = tf.sum(tf.exp(byExample(logVar, this.b, k)), 1);
-        result.push(this.sumVar === null ? v : tf.add(this.sumVar, v));
-      }
-      return result;
-    });
-    this.dispose();
-    [this.mean, this.m2] = next;
-    this.sumVar = next[2] ?? null;
-    this.n = n;
-  }
-
-  finish(): tf.Tensor[] {
-    return tf.tidy(() => {
-      const epistemicVar = tf.div(this.m2!, this.n);
-      if (this.sumVar === null) return [tf.clone(this.mean!), tf.sqrt(epistemicVar)];
-      const aleatoricVar = tf.div(this.sumVar, this.n);
-      // The law of total variance for the S-component mixture.
-      return [tf.clone(this.mean!), tf.sqrt(tf.add(aleatoricVar, epistemicVar)), tf.sqrt(epistemicVar), tf.sqrt(aleatoricVar)];
-    });
-  }
-
-  dispose(): void {
-    this.mean?.dispose();
-    this.m2?.dispose();
-    this.sumVar?.dispose();
-    this.mean = this.m2 = this.sumVar = null;
-  }
-}
-
-// ------------------------------------------------------------ the task from the model
-
-const CLASSIFICATION_LOSSES = ['categoricalcrossentropy', 'sparsecategoricalcrossentropy', 'categoricalnll', 'softmaxcrossentropy'];
-const REGRESSION_LOSSES = ['meansquarederror', 'meanabsoluteerror', 'meanabsolutepercentageerror', 'meansquaredlogarithmicerror',
-  'huberloss', 'logcosh', 'gaussiannll', 'mse', 'mae'];
-
-/** A loss's name, lower case without `_` (tfjs accepts `categorical_crossentropy` and `categoricalCrossentropy`). */
-function lossKey(loss: unknown): string {
-  const name = typeof loss === 'string' ? loss : typeof loss === 'function' ? loss.name : '';
-  return name.replace(/_/g, '').toLowerCase();
-}
-
-/** The compiled losses of `model` by name (empty if not compiled). */
-function compiledLosses(model: tfl.LayersModel): string[] {
-  const loss = (model as unknown as {loss?: unknown}).loss;
-  const list = loss == null ? [] : Array.isArray(loss) ? loss : typeof loss === 'object' ? Object.values(loss) : [loss];
-  const fns = (model as unknown as {lossFunctions?: unknown[]}).lossFunctions ?? [];
-  return [...list, ...fns].map(lossKey).filter((k) => k !== '');
-}
-
-/** The layer producing the model's one output, looking inside a nested model that is the output layer. */
-function outputLayer(model: tfl.LayersModel): tfl.layers.Layer|null {
-  let layer: tfl.layers.Layer|null = model as unknown as tfl.layers.Layer;
-  for (let depth = 0; depth < 16 && layer !== null; depth++) {
-    const outs: tfl.layers.Layer[]|undefined = (layer as unknown as {outputLayers?: tfl.layers.Layer[]}).outputLayers;
-    if (!Array.isArray(outs)) return layer;
-    layer = outs.length === 1 ? outs[0] : null;
-  }
-  return layer;
-}
-
-/** The activation of `layer` as its config names it (`Softmax` and `Activation` layers included), or null. */
-function activationOf(layer: tfl.layers.Layer): string|null {
-  if (layer.getClassName() === 'Softmax') return 'softmax';
-  let config: tf.serialization.ConfigDict;
-  try {
-    config = layer.getConfig();
-  } catch {
-    return null;
-  }
-  return typeof config['activation'] === 'string' ? config['activation'] : null;
-}
-
-function inferTask(model: tfl.LayersModel): PredictiveTask {
-  const losses = compiledLosses(model);
-  const layer = outputLayer(model);
-  const activation = layer === null ? null : activationOf(layer);
-  if (activation === 'softmax' || losses.some((l) => CLASSIFICATION_LOSSES.includes(l))) return 'classification';
-  const gaussian = layer !== null && layer.getClassName() === 'GaussianOutput';
-  if (layer !== null && (gaussian || activation === 'linear' || losses.some((l) => REGRESSION_LOSSES.includes(l)))) {
-    return 'regression';
-  }
-  const seen = layer === null ? `${(model.outputs ?? []).length} outputs` :
-      `output layer '${layer.name}' (${layer.getClassName()}${activation === null ? '' : `, activation '${activation}'`})`;
-  throw new Error(`${WHERE}: cannot tell whether the model classifies or regresses (${seen}; ` +
-      `compiled loss: ${losses.length === 0 ? 'none' : losses.join(', ')}). Pass task: 'classification' or 'regression'`);
-}
 
 // ------------------------------------------------------------ arguments
 
@@ -412,7 +218,7 @@ export async function predictive(model: tfl.LayersModel, x: tf.Tensor|tf.Tensor[
   const samples = checkPositiveInteger(WHERE, 'samples', args.samples);
   const batchSize = args.batchSize === undefined ? 32 : checkPositiveInteger(WHERE, 'batchSize', args.batchSize);
   const inputs = checkInputs(model, x);
-  const task = args.task === undefined ? inferTask(model) : checkOneOf(WHERE, 'task', args.task, TASKS);
+  const task = args.task === undefined ? inferTask(WHERE, model) : checkOneOf(WHERE, 'task', args.task, TASKS);
   const fromLogits = args.fromLogits === undefined ? false : checkBoolean(WHERE, 'fromLogits', args.fromLogits);
   const resetSeeds = args.resetSeeds === undefined ? false : checkBoolean(WHERE, 'resetSeeds', args.resetSeeds);
   const out = outputLayer(model);
