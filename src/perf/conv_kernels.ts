@@ -243,7 +243,9 @@ export function conv2DBackpropFilter(params: KernelParams): tf.TensorInfo {
     const dyf = asFloat32(params, dy, temporaries);
     const simd = simdKernelsFor(backend);
     const conv = convKernelsFor(backend);
-    if (simd == null || conv == null) {
+    // The products multiply the zeros of im2col's padding by dy, where the cpu kernel skips those
+    // terms: 0·∞ would be NaN. With a non-finite dy the loop keeps the cpu kernel's terms.
+    if (simd == null || conv == null || (windowsLeaveImage(g) && !allFinite(backend.typedArrayFromHeap(dyf)))) {
       out = filterLoop(backend, xf, dyf, g, filterShape);
       convKernelCalls.filterLoop++;
       return out;
@@ -392,6 +394,18 @@ export function conv2DBackpropInput(original: tf.KernelConfig, params: KernelPar
 }
 
 // ---------------------------------------------------------------- helpers
+
+/** Whether some window of the convolution reaches past the image (where im2col writes zeros). */
+function windowsLeaveImage(g: Geometry): boolean {
+  return g.pt > 0 || g.pl > 0 || (g.outH - 1) * g.sh - g.pt + g.fh > g.inH || (g.outW - 1) * g.sw - g.pl + g.fw > g.inW;
+}
+
+function allFinite(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) return false;
+  }
+  return true;
+}
 
 function temporary(backend: WasmBackendLike, shape: number[], temporaries: tf.TensorInfo[]): tf.TensorInfo {
   const t = backend.makeOutput(shape, 'float32');

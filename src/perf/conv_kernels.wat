@@ -53,14 +53,17 @@
               (then (memory.fill (local.get $dst) (i32.const 0) (local.get $spanBytes)))
               (else
                 (memory.fill (local.get $dst) (i32.const 0) (i32.mul (local.get $kwLo) (local.get $cBytes)))
-                (memory.copy
-                  (i32.add (local.get $dst) (i32.mul (local.get $kwLo) (local.get $cBytes)))
-                  (i32.add (local.get $x)
-                    (i32.mul
-                      (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $iy)) (local.get $W))
-                               (i32.add (local.get $ix0) (local.get $kwLo)))
-                      (local.get $cBytes)))
-                  (i32.mul (i32.sub (local.get $kwHi) (local.get $kwLo)) (local.get $cBytes)))
+                ;; (no copy when the window misses every column: its source offset may lie outside x)
+                (if (i32.gt_s (local.get $kwHi) (local.get $kwLo))
+                  (then
+                    (memory.copy
+                      (i32.add (local.get $dst) (i32.mul (local.get $kwLo) (local.get $cBytes)))
+                      (i32.add (local.get $x)
+                        (i32.mul
+                          (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $iy)) (local.get $W))
+                                   (i32.add (local.get $ix0) (local.get $kwLo)))
+                          (local.get $cBytes)))
+                      (i32.mul (i32.sub (local.get $kwHi) (local.get $kwLo)) (local.get $cBytes)))))
                 (memory.fill (i32.add (local.get $dst) (i32.mul (local.get $kwHi) (local.get $cBytes)))
                   (i32.const 0) (i32.mul (i32.sub (local.get $FW) (local.get $kwHi)) (local.get $cBytes)))))
             (local.set $dst (i32.add (local.get $dst) (local.get $spanBytes)))
