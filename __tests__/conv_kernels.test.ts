@@ -312,8 +312,8 @@ describe('differential test against the cpu backend', () => {
 
   test('the gradients of conv2d through tf.grads equal cpu\'s', async () => {
     const grads = (c: Case) => () => {
-      const x = tf.tensor(c.x, c.xShape) as tf.Tensor4D;
-      const f = tf.tensor(c.filter, c.filterShape) as tf.Tensor4D;
+      const x = tf.tensor4d(c.x, c.xShape as [number, number, number, number]);
+      const f = tf.tensor4d(c.filter, c.filterShape as [number, number, number, number]);
       const dy = tf.tensor(c.dy, c.dyShape);
       const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
         tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad as 'same', 'NHWC', 1, c.dimRoundingMode), dy))(
