@@ -14,6 +14,7 @@ import * as tfv from '../src';
 import {SCALE_FLOOR} from '../src/distributions/normal';
 import {BayesianConv2D} from '../src/layers/bayesian_conv2d';
 import {BayesianDense} from '../src/layers/bayesian_dense';
+import {MopedPrior} from '../src/convert/moped_prior';
 import {DivergenceLayer} from '../src/layers/divergence_layer';
 import {modelLayers} from '../src/layers/model_layers';
 import {deriveSeed} from '../src/util/seed';
@@ -309,6 +310,9 @@ describe('variationalize: options', () => {
     ['initialize', {numExamples: 10, initialize: 'zeros'}, /expected initialize to be one of 'moped', 'fresh'. Received: initialize='zeros'/],
     ['mopedDelta', {numExamples: 10, mopedDelta: 0}, /expected mopedDelta to be a positive number. Received: mopedDelta=0/],
     ['mopedDelta without MOPED', {numExamples: 10, initialize: 'fresh', mopedDelta: 0.1}, /expected mopedDelta to be given only with initialize 'moped'/],
+    ['centerPrior', {numExamples: 10, centerPrior: 1}, /expected centerPrior to be a boolean. Received: centerPrior=1/],
+    ['centerPrior without MOPED', {numExamples: 10, initialize: 'fresh', centerPrior: true}, /expected centerPrior to be true only with initialize 'moped'/],
+    ['centerPrior with a prior', {numExamples: 10, centerPrior: true, prior: 'gaussian'}, /expected no prior with centerPrior .*Received: prior='gaussian'/],
     ['exclude not an array', {numExamples: 10, exclude: 'd'}, /expected exclude to be an array of layer names .*Received: exclude='d'/],
     ['exclude naming no layer', {numExamples: 10, exclude: ['d', 'nope']}, /expected exclude to be names or paths of layers of the model. Received: exclude=\['nope'\]/],
   ];
@@ -388,6 +392,52 @@ describe.each(NODE_BACKENDS)('variationalize on %s', (backend) => {
       model.dispose();
       net.dispose();
     }
+  });
+
+  it('centerPrior: each prior is centred on the trained weights (saved, not trained), with the exact KL', async () => {
+    const net = tfl.sequential({layers: [
+      tfl.layers.dense({inputShape: [3], units: 4, name: 'd', activation: 'relu'}),
+      tfl.layers.dense({units: 2, name: 'e', useBias: false}),
+    ]});
+    setWeight(net.getLayer('d'), 'bias', [0.5, -0.25, 0, 1e-3]);
+    const n = 40;
+    const s = 0.5;
+    const {model} = tfv.variationalize(net, {numExamples: n, centerPrior: true, priorScale: s, bayesianBias: true, mopedDelta: 0.2});
+    const orig = {d: weightValues(net.getLayer('d')), e: weightValues(net.getLayer('e'))};
+    for (const name of ['d', 'e'] as const) {
+      const layer = model.getLayer(name) as BayesianDense;
+      expect(layer.prior).toBeInstanceOf(MopedPrior);
+      expect(layer.prior.getConfig()).toEqual({scale: s});
+      expect(weightValues(layer)['kernel_prior_loc']).toEqual(orig[name]['kernel']);
+    }
+    expect(weightValues(model.getLayer('d'))['bias_prior_loc']).toEqual(orig.d['bias']);
+    expect(weightValues(model.getLayer('e'))['bias_prior_loc']).toBeUndefined();
+    // KL(q ‖ p) with μ = m: Σ_i [log(s/σ_i) + σ_i²/(2s²) − ½], reported per example (÷ N) for each layer.
+    const kl64 = (name: 'd'|'e') => {
+      const w = weightValues(model.getLayer(name));
+      const rhos = [...w['kernel_untransformed_scale'], ...(w['bias_untransformed_scale'] ?? [])];
+      return rhos.map(scale64).reduce((acc, sigma) => acc + Math.log(s / sigma) + sigma * sigma / (2 * s * s) - 0.5, 0) / n;
+    };
+    model.compile({optimizer: tf.train.sgd(0.05), loss: 'meanSquaredError'});
+    const x = tf.tensor2d(uniform(8 * 3, 31, -1, 1), [8, 3]);
+    const y = tf.tensor2d(uniform(8 * 2, 32, -1, 1), [8, 2]);
+    const {divergences} = await tfv.evaluateObjective(model, x, y);
+    expectClose(divergences['d'], kl64('d'), 1e-4, 1e-6);
+    expectClose(divergences['e'], kl64('e'), 1e-4, 1e-6);
+    await model.fit(x, y, {epochs: 2, batchSize: 4, verbose: 0});
+    expect(weightValues(model.getLayer('d'))['kernel_prior_loc']).toEqual(orig.d['kernel']);
+    expect(weightValues(model.getLayer('d'))['kernel_loc']).not.toEqual(orig.d['kernel']);
+    const loaded = await roundTripInMemory(model);
+    expect((loaded.getLayer('d') as BayesianDense).prior).toBeInstanceOf(MopedPrior);
+    expect(modelWeights(loaded)).toEqual(modelWeights(model));
+    loaded.compile({optimizer: tf.train.sgd(0.05), loss: 'meanSquaredError'});
+    const again = await tfv.evaluateObjective(loaded, x, y);
+    const now = await tfv.evaluateObjective(model, x, y);
+    expect(again.divergences).toEqual(now.divergences);
+    tf.dispose([x, y]);
+    loaded.dispose();
+    model.dispose();
+    net.dispose();
   });
 
   it('fresh initialisation: posterior means are not the trained weights; seeded conversions repeat', () => {

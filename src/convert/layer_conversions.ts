@@ -151,11 +151,12 @@ export function isRegistered(className: string): boolean {
 }
 
 /**
- * The weights of a converted layer as `[original weight, Bayesian posterior
- * mean, Bayesian untransformed scale]` names: the kernel always, the bias when
- * the layer has one (its scale only with `bayesianBias`).
+ * The weights of a converted layer: the original's name, and the Bayesian
+ * layer's posterior mean, untransformed scale and (with a centred prior,
+ * `MopedPrior`) prior centres. The kernel always; the bias when the layer
+ * has one (its scale and centres only with `bayesianBias`).
  */
-export const CONVERTED_WEIGHTS: readonly {from: string, loc: string, untransformedScale: string}[] = [
-  {from: 'kernel', loc: 'kernel_loc', untransformedScale: 'kernel_untransformed_scale'},
-  {from: 'bias', loc: 'bias_loc', untransformedScale: 'bias_untransformed_scale'},
+export const CONVERTED_WEIGHTS: readonly {from: string, loc: string, untransformedScale: string, priorLoc: string}[] = [
+  {from: 'kernel', loc: 'kernel_loc', untransformedScale: 'kernel_untransformed_scale', priorLoc: 'kernel_prior_loc'},
+  {from: 'bias', loc: 'bias_loc', untransformedScale: 'bias_untransformed_scale', priorLoc: 'bias_prior_loc'},
 ];

@@ -22,6 +22,7 @@ import {
 } from '../util/validate';
 import {CONVERTED_WEIGHTS, CONVERTERS, isRegistered, VariationalSettings} from './layer_conversions';
 import {DEFAULT_MOPED_DELTA, mopedUntransformedScale} from './moped';
+import {MopedPrior} from './moped_prior';
 
 type ConfigDict = tf.serialization.ConfigDict;
 
@@ -30,7 +31,7 @@ const ESTIMATORS = ['reparameterization', 'localReparameterization', 'flipout'] 
 const INITIALIZATIONS = ['moped', 'fresh'] as const;
 const OPTION_NAMES = [
   'numExamples', 'klWeight', 'estimator', 'prior', 'priorScale', 'bayesianBias', 'inferenceMode', 'seed', 'exclude',
-  'initialize', 'mopedDelta',
+  'initialize', 'mopedDelta', 'centerPrior',
 ];
 
 /** How the posteriors of the converted layers start. */
@@ -81,6 +82,15 @@ export interface VariationalizeOptions {
   initialize?: VariationalizeInitialization;
   /** δ of MOPED, σ = δ·|w| (a positive number; default 0.1). Only with `initialize: 'moped'`. */
   mopedDelta?: number;
+  /**
+   * MOPED's empirical-Bayes prior: centre each weight's prior on its trained
+   * value, `p(w_i) = N(w_i; w_trained,i, s²)` with `s = priorScale`
+   * (default 1), instead of `prior`'s `N(0, s²)`. The centres are a
+   * non-trainable weight of each layer (`kernel_prior_loc`, and
+   * `bias_prior_loc` with `bayesianBias`), saved with the model. Default
+   * false; only with `initialize: 'moped'` and without `prior`.
+   */
+  centerPrior?: boolean;
 }
 
 /** A layer of the copy that stayed deterministic (a plain copy of the original), and why. */
@@ -120,6 +130,7 @@ interface CheckedOptions {
   exclude: string[];
   initialize: VariationalizeInitialization;
   mopedDelta: number;
+  centerPrior: boolean;
 }
 
 function checkOptions(options: unknown): CheckedOptions {
@@ -159,6 +170,17 @@ function checkOptions(options: unknown): CheckedOptions {
     throw argumentError(WHERE, 'mopedDelta', 'given only with initialize \'moped\'', o.mopedDelta);
   }
   const mopedDelta = o.mopedDelta == null ? DEFAULT_MOPED_DELTA : checkPositive(WHERE, 'mopedDelta', o.mopedDelta);
+  const centerPrior = o.centerPrior == null ? false : checkBoolean(WHERE, 'centerPrior', o.centerPrior);
+  if (centerPrior) {
+    if (initialize !== 'moped') throw argumentError(WHERE, 'centerPrior', 'true only with initialize \'moped\'', centerPrior);
+    if (o.prior != null) {
+      throw new Error(`${WHERE}: expected no prior with centerPrior (the centred prior is N(w_trained, priorScale²)). ` +
+          `Received: prior=${typeof o.prior === 'string' ? `'${o.prior}'` : JSON.stringify(settings.prior)}`);
+    }
+    // Each layer builds its own MopedPrior (its centres are that layer's weights), of scale priorScale.
+    settings.prior = {className: MopedPrior.className, config: {scale: settings.priorScale ?? 1}};
+    delete settings.priorScale;
+  }
   let exclude: string[] = [];
   if (o.exclude != null) {
     if (!Array.isArray(o.exclude) || !o.exclude.every((n) => typeof n === 'string' && n.length > 0)) {
@@ -166,7 +188,7 @@ function checkOptions(options: unknown): CheckedOptions {
     }
     exclude = [...o.exclude];
   }
-  const checked: CheckedOptions = {settings, exclude, initialize, mopedDelta};
+  const checked: CheckedOptions = {settings, exclude, initialize, mopedDelta, centerPrior};
   if (o.seed != null) checked.seed = checkSeed(WHERE, 'seed', o.seed);
   return checked;
 }
@@ -309,9 +331,12 @@ function copyWeights(source: tfl.LayersModel, target: tfl.LayersModel, planner: 
   }
 }
 
-/** μ = w, σ = max(δ|w|, 2·10⁻⁵) for the kernel (and the bias's μ, and its σ when it is Bayesian). */
+/**
+ * μ = w, σ = max(δ|w|, 2·10⁻⁵) for the kernel (and the bias's μ, and its σ
+ * when it is Bayesian); with a centred prior, its centres `m = w` too.
+ */
 function initializeMoped(layer: tfl.layers.Layer, copy: tfl.layers.Layer, path: string, delta: number): void {
-  for (const {from, loc, untransformedScale} of CONVERTED_WEIGHTS) {
+  for (const {from, loc, untransformedScale, priorLoc} of CONVERTED_WEIGHTS) {
     const w = weightNamed(layer, from);
     if (w === undefined) {
       // A built Dense or Conv2D always has a kernel (tfjs builds every layer of a model); the bias only with useBias.
@@ -324,6 +349,7 @@ function initializeMoped(layer: tfl.layers.Layer, copy: tfl.layers.Layer, path: 
     }
     const value = w.read();
     target.write(value);
+    weightNamed(copy, priorLoc)?.write(value);
     const rhoVar = weightNamed(copy, untransformedScale);
     if (rhoVar !== undefined) {
       const rho = mopedUntransformedScale(value, delta);
@@ -350,8 +376,9 @@ function initializeMoped(layer: tfl.layers.Layer, copy: tfl.layers.Layer, path: 
  *
  *     μ = w,   σ = max(δ·|w|, 2·10⁻⁵),   ρ = softplus⁻¹(σ − 10⁻⁵)   (σ = 10⁻⁵ + softplus(ρ)),
  *
- * with the biases copied into `bias_loc`. The prior stays as given (it is not
- * centred on the trained weights).
+ * with the biases copied into `bias_loc`. The prior is `prior` as given, or,
+ * with `centerPrior`, MOPED's empirical-Bayes prior centred weight by weight
+ * on the trained values, `p(w_i) = N(w_i; w_trained,i, priorScale²)`.
  *
  * The result reports what was converted: `converted` (layer paths),
  * `unconverted` (layers with weights kept deterministic, with the reason:
