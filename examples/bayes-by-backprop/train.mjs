@@ -50,9 +50,8 @@ import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
 import {writeChartPng} from '../shared/charts.mjs';
 import {CliError, fmt, nonNegativeInteger, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
 import datasets from '../shared/datasets.cjs';
-// Until tfv.predictive and tfv.setInferenceMode are in the build; then: const {predictive, setInferenceMode} = tfv;
-import {predictive, setInferenceMode} from './interim_api.mjs';
 
+const {predictive, setInferenceMode} = tfv;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MODELS = ['mlp', 'cnn', 'both'];
 const ESTIMATORS = ['flipout', 'reparameterization', 'localReparameterization'];
