@@ -137,6 +137,21 @@ describe.each(NODE_BACKENDS)('setInferenceMode on %s', (backend) => {
     model.dispose();
   });
 
+  it('covers BayesianConv2D (found by its inferenceMode accessor, no marker needed)', () => {
+    const model = tfl.sequential({layers: [
+      tfv.layers.bayesianConv2d({inputShape: [4, 4, 1], filters: 2, kernelSize: 3, numExamples: 10, seed: 6, name: 'conv'}),
+    ]});
+    expect(tfv.getInferenceModes(model)).toEqual([{name: 'conv', className: 'BayesianConv2D', mode: 'sample'}]);
+    const xs = tf.tensor4d(uniform(16, 17, -1, 1), [1, 4, 4, 1]);
+    const [s1, s2] = [model.predict(xs) as tf.Tensor, model.predict(xs) as tf.Tensor];
+    expect(tf.max(tf.abs(tf.sub(s1, s2))).dataSync()[0]).toBeGreaterThan(1e-4);
+    tfv.setInferenceMode(model, 'mean');
+    const [m1, m2] = [model.predict(xs) as tf.Tensor, model.predict(xs) as tf.Tensor];
+    expect(Array.from(m1.dataSync())).toEqual(Array.from(m2.dataSync()));
+    tf.dispose([xs, s1, s2, m1, m2]);
+    model.dispose();
+  });
+
   it('restores every layer when one refuses, and names it', () => {
     const x0 = tfl.input({shape: [2]});
     const rep = tfv.layers.reparameterize({seed: 1});
