@@ -497,6 +497,67 @@
     gumbel.dispose();
   }
 
+  /**
+   * BayesianConv2D on this backend: the posterior-mean output equals
+   * tf.conv2d with the loc kernel plus bias_loc (checked on the page), a
+   * seeded flipout draw and a seeded local-reparameterization draw (the
+   * noise comes from the library's generator, the same bits on every page;
+   * compared with the cpu page), and a few fit steps lower the loss.
+   */
+  async function bayesianConv2dSection(ctx) {
+    const {values, selfChecks} = ctx;
+    const rng = mulberry32(4242);
+    const xs = tf.tensor4d(uniform(rng, 4 * 6 * 5 * 2, -1, 1), [4, 6, 5, 2]);
+    const kernelInit = tf.initializers.randomNormal({mean: 0, stddev: 0.4, seed: 51});
+    const make = (estimator, name, inferenceMode, extra = {}) => tfv.layers.bayesianConv2d({...extra, filters: 3, kernelSize: [3, 2], padding: 'same',
+      strides: [2, 1], estimator, numExamples: 64, bayesianBias: true, seed: 61, inferenceMode, name,
+      kernelLocInitializer: kernelInit,
+      kernelUntransformedScaleInitializer: tf.initializers.randomNormal({mean: -2, stddev: 0.3, seed: 52}),
+      biasLocInitializer: tf.initializers.randomNormal({mean: 0, stddev: 0.2, seed: 53}),
+      biasUntransformedScaleInitializer: tf.initializers.constant({value: -2})});
+
+    const meanLayer = make('flipout', 'bc_mean', 'mean');
+    const yMean = meanLayer.apply(xs);
+    const direct = tf.add(tf.conv2d(xs, meanLayer.trainableWeights[0].read(), [2, 1], 'same'), meanLayer.trainableWeights[2].read());
+    const a = await flat(yMean);
+    const b = await flat(direct);
+    const scale = Math.max(1, ...b.map(Math.abs));
+    values['bayesianConv2d.posterior mean'] = a;
+    selfChecks.push({name: 'bayesianConv2d: posterior-mean output equals tf.conv2d(x, kernel_loc) + bias_loc',
+      ok: a.length === b.length && maxAbsDiff(a, b) <= 1e-5 * scale, detail: `max |Δ| ${maxAbsDiff(a, b)}`});
+    tf.dispose([yMean, direct]);
+
+    for (const estimator of ['flipout', 'localReparameterization']) {
+      const layer = make(estimator, `bc_${estimator}`, 'sample');
+      const y = layer.apply(xs, {training: true});
+      const [kl] = layer.calculateLosses();
+      values[`bayesianConv2d.${estimator} seeded draw`] = await flat(y);
+      values[`bayesianConv2d.${estimator} KL/N`] = await scalar(kl);
+      tf.dispose([y, kl]);
+      layer.dispose();
+    }
+
+    // A few training steps of a small conv model (on wasm through the library's Conv2DBackpropFilter).
+    const model = tf.sequential({layers: [
+      make('flipout', 'bc_fit', 'mean', {inputShape: [6, 5, 2]}),
+      tf.layers.flatten(),
+      tf.layers.dense({units: 1, kernelInitializer: tf.initializers.randomNormal({mean: 0, stddev: 0.1, seed: 54})}),
+    ]});
+    model.compile({optimizer: tf.train.adam(0.05), loss: 'meanSquaredError'});
+    const ys = tf.tensor2d(uniform(rng, 4, -1, 1), [4, 1]);
+    const history = await model.fit(xs, ys, {epochs: 8, batchSize: 4, shuffle: false, verbose: 0});
+    const losses = history.history.loss;
+    // The first step's loss (initial weights, seeded draw) against cpu; later steps drift apart by
+    // rounding amplified by Adam (1e-3 relative on webgl after 8 steps), so they are checked here only.
+    values['bayesianConv2d.fit first-step loss'] = losses[0];
+    const lastThree = losses.slice(-3).reduce((t, l) => t + l, 0) / 3;
+    selfChecks.push({name: 'bayesianConv2d: 8 fit steps lower the loss (mean of the last 3 below the first)',
+      ok: losses.every(Number.isFinite) && lastThree < losses[0], detail: losses.map((l) => l.toFixed(4)).join(' -> ')});
+    tf.dispose([xs, ys]);
+    model.dispose();
+    meanLayer.dispose();
+  }
+
   async function saveLoadSection(ctx) {
     const {selfChecks} = ctx;
     const {model} = buildVae();  // inferenceMode 'mean': deterministic predictions
@@ -847,6 +908,7 @@
       } else {
         sections.push(['klDivergence', klSection], ['reparameterize', reparameterizeSection],
             ['losses', lossesSection], ['vae training step', vaeSection], ['bounds and flows', boundsAndFlowsSection],
+            ['bayesianConv2d', bayesianConv2dSection],
             ['fast wasm kernels', fastKernelsSection],
             ['save and load', saveLoadSection],
             // last: a failed synchronous read can lose the webgpu device for the rest of the page
