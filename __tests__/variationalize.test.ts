@@ -273,7 +273,28 @@ describe('variationalize: structure and report', () => {
       expect(Object.fromEntries(keys.map((k) => [k, copy.getConfig()[k]]))).toEqual(Object.fromEntries(keys.map((k) => [k, orig[k]])));
     }
     expect(model.outputs[0].shape).toEqual(net.outputs[0].shape);
+    // MOPED on convolutions: the kernel [kh, kw, in, filters] and the bias are the means, as they are.
+    for (const name of ['c1', 'c2', 'c3']) {
+      const orig = weightValues(net.getLayer(name));
+      const copy = weightValues(model.getLayer(name));
+      expect(copy['kernel_loc']).toEqual(orig['kernel']);
+      expect(copy['bias_loc']).toEqual(orig['bias']);
+      expectClose(copy['kernel_untransformed_scale'].map(scale64), orig['kernel'].map((v) => Math.max(0.1 * Math.abs(v), 2e-5)), 3e-6, 0);
+    }
     model.dispose();
+    net.dispose();
+  });
+
+  it('copies layers that already are Bayesian (weights and seeds) without converting or reporting them', () => {
+    const net = sequentialNet();
+    const once = tfv.variationalize(net, {numExamples: 100, seed: 9});
+    const twice = tfv.variationalize(once.model, {numExamples: 100});
+    expect(twice.converted).toEqual([]);
+    expect(twice.unconverted.map((u) => u.name)).toEqual(['norm']);
+    expect(modelWeights(twice.model)).toEqual(modelWeights(once.model));
+    expect((twice.model.getLayer('hidden') as BayesianDense).seed).toBe((once.model.getLayer('hidden') as BayesianDense).seed);
+    once.model.dispose();
+    twice.model.dispose();
     net.dispose();
   });
 
@@ -473,6 +494,20 @@ describe.each(NODE_BACKENDS)('variationalize on %s', (backend) => {
     expect(modelWeights(net)).toEqual(before);
     expect(weightValues(model.getLayer('enc'))['kernel_loc']).not.toEqual(before['enc/kernel']);
     x.dispose();
+    model.dispose();
+    net.dispose();
+  });
+
+  it('trains a converted convolutional model with model.fit (the loss falls)', async () => {
+    const net = convNet();
+    const {model} = tfv.variationalize(net, {numExamples: 32, seed: 8, estimator: 'flipout'});
+    model.compile({optimizer: tf.train.adam(0.02), loss: 'meanSquaredError'});
+    const x = tf.tensor4d(uniform(32 * 6 * 6 * 2, 51, -1, 1), [32, 6, 6, 2]);
+    const y = tf.tensor2d(uniform(32 * 2, 52, -1, 1), [32, 2]);
+    const history = await model.fit(x, y, {epochs: 5, batchSize: 8, verbose: 0});
+    const losses = history.history['loss'] as number[];
+    expect(losses[4]).toBeLessThan(losses[0]);
+    tf.dispose([x, y]);
     model.dispose();
     net.dispose();
   });
