@@ -286,6 +286,11 @@ describe.each(NODE_BACKENDS)('predictive on %s', (backend) => {
     await expect(call(xs, {samples: 2, gaussianHead: true})).rejects.toThrow(/gaussianHead applies to task 'regression'/);
     await expect(call(xs, {samples: 2, resetSeeds: 'yes'})).rejects.toThrow(/resetSeeds to be a boolean/);
     await expect(tfv.predictive({} as never, xs, {samples: 2})).rejects.toThrow(/expected model to be a tf.LayersModel/);
+    const flat = tfl.sequential({layers: [tfl.layers.reshape({inputShape: [1], targetShape: []})]});
+    const ones = tf.tensor2d([[1]]);
+    await expect(tfv.predictive(flat, ones, {samples: 1, task: 'classification'})).rejects.toThrow(
+        /task 'classification' expects outputs \[batch, ..., classes\].*Received: output shape=\[1\]/);
+    ones.dispose();
     const x0 = tfl.input({shape: [2]});
     const unseeded = tfl.model({inputs: x0, outputs: tfv.layers.reparameterize({name: 'free'}).apply(x0) as tfl.SymbolicTensor});
     const zeros = tf.tensor2d([[0, 0]]);

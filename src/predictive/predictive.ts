@@ -124,6 +124,14 @@ function drawsPerPass(outputs: tf.Tensor[], b: number): number {
   return rows / b;
 }
 
+/** Classification needs a class axis after the batch axis: `[b, …, C]`. */
+function checkClassAxis(out: tf.Tensor): void {
+  if (out.rank < 2) {
+    throw new Error(`${WHERE}: task 'classification' expects outputs [batch, ..., classes] (classes on the last axis). ` +
+        `Received: output shape=[${out.shape.join(', ')}]`);
+  }
+}
+
 /** A Gaussian head: one output `[…, 2·d]` (mean then log-variance) or two of equal shapes. */
 function checkGaussianHead(outputs: tf.Tensor[]): void {
   const shapes = outputs.map((o) => `[${o.shape.join(', ')}]`).join(', ');
@@ -259,6 +267,7 @@ export async function predictive(model: tfl.LayersModel, x: tf.Tensor|tf.Tensor[
           try {
             const k = drawsPerPass(outputs, b);
             if (s === 0 && gaussianHead) checkGaussianHead(outputs);
+            if (s === 0 && task === 'classification') checkClassAxis(outputs[0]);
             if (s === 0 && task === 'classification' && !fromLogits) await checkProbabilities(outputs[0]);
             if (s === 0) drawsPerExample = k;
             acc.add(outputs, k);
