@@ -25,7 +25,8 @@
  * errors: unknown padding, data format). Beyond that, where the kernels of
  * tfjs would read past an operand or at fractional indices (a `dy` whose shape
  * is not the convolution's output shape, strides that are not positive
- * integers, fractional padding), these throw an error naming the argument.
+ * integers, fractional padding), these throw an error naming the argument;
+ * a dy larger than the output is read in its leading part, as tfjs does.
  *
  * Where the SIMD modules cannot run (an engine without WebAssembly SIMD),
  * `Conv2DBackpropFilter` is a plain loop over the heap (float64 sums, as the
@@ -123,11 +124,39 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
+/**
+ * tfjs's kernels index dy with its own strides over the convolution's output
+ * positions: a dy larger than the output shape (tfjs-core's own conv2dTranspose
+ * specs pass one) is read in its leading part; a smaller one would be read past.
+ */
 function checkDy(kernel: string, dy: tf.TensorInfo, g: Geometry): void {
-  if (!sameShape(dy.shape, g.outShape)) {
-    throw new Error(`${kernel}: expected dy of the convolution's output shape [${g.outShape}]. ` +
-                    `Received: dy.shape=[${dy.shape}]`);
+  if (dy.shape.length !== 4 || !g.outShape.every((n, i) => dy.shape[i] >= n)) {
+    throw new Error(`${kernel}: expected dy of the convolution's output shape [${g.outShape}] (or larger in some ` +
+                    `axes: tfjs reads its leading part). Received: dy.shape=[${dy.shape}]`);
   }
+}
+
+/**
+ * dy itself when it has the output shape, else a float32 copy of its leading
+ * part of that shape (kept in `temporaries`).
+ */
+function compactDy(backend: WasmBackendLike, dy: tf.TensorInfo, g: Geometry, temporaries: tf.TensorInfo[]): tf.TensorInfo {
+  if (sameShape(dy.shape, g.outShape)) return dy;
+  const [n0, n1, n2, n3] = g.outShape;
+  const out = temporary(backend, g.outShape, temporaries);
+  const from = backend.typedArrayFromHeap(dy);
+  const to = backend.typedArrayFromHeap(out);
+  const [s0, s1, s2] = tf.util.computeStrides(dy.shape);
+  let o = 0;
+  for (let i = 0; i < n0; i++) {
+    for (let j = 0; j < n1; j++) {
+      for (let k = 0; k < n2; k++) {
+        const at = i * s0 + j * s1 + k * s2;
+        for (let l = 0; l < n3; l++) to[o++] = from[at + l];
+      }
+    }
+  }
+  return out;
 }
 
 /** The checks of tfjs-core's `conv2DBackpropFilter` op (its messages), then the geometry. */
@@ -240,7 +269,7 @@ export function conv2DBackpropFilter(params: KernelParams): tf.TensorInfo {
   try {
     // Values as float32 (the cpu kernel reads any dtype as numbers).
     const xf = asFloat32(params, x, temporaries);
-    const dyf = asFloat32(params, dy, temporaries);
+    const dyf = compactDy(backend, asFloat32(params, dy, temporaries), g, temporaries);
     const simd = simdKernelsFor(backend);
     const conv = convKernelsFor(backend);
     // The products multiply the zeros of im2col's padding by dy, where the cpu kernel skips those
@@ -361,8 +390,9 @@ export function conv2DBackpropInput(original: tf.KernelConfig, params: KernelPar
   const temporaries: tf.TensorInfo[] = [];
   let out: tf.TensorInfo|null = null;
   try {
+    const dyc = compactDy(backend, dy, g, temporaries);
     out = backend.makeOutput(inShape, 'float32');
-    const dyn = g.channelsLast ? dy : toChannelsLast(backend, simd, dy, [g.batch, g.outC, g.outH * g.outW], temporaries);
+    const dyn = g.channelsLast ? dyc : toChannelsLast(backend, simd, dyc, [g.batch, g.outC, g.outH * g.outW], temporaries);
     const dxn = g.channelsLast ? out : temporary(backend, [g.batch, g.inH, g.inW, g.inC], temporaries);
     const wt = temporary(backend, [g.outC, K], temporaries);
     const pack = temporary(backend, [8 * Math.ceil(K / 8) * (g.outC + 1) + 8], temporaries);
