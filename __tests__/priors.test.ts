@@ -1,9 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 
 import '../src';
 import {inverseSoftplusScale, normalKL, normalLogProb, normalLogProbOfNoise, SCALE_FLOOR, softplusScale} from '../src/distributions/normal';
-import {gaussian, GaussianPrior, getPrior, Prior, registeredPriorNames, registerPrior, scaleMixture, ScaleMixturePrior, serializePrior} from '../src/priors';
+import {lgammaNumber} from '../src/distributions/special';
+import {
+  conjugate, ConjugateKnownMeanPrior, conjugateKnownMean, ConjugatePrior, empiricalBayes, EmpiricalBayesPrior, gaussian, GaussianPrior,
+  getPrior, Prior, registeredPriorNames, registerPrior, scaleMixture, ScaleMixturePrior, serializePrior,
+} from '../src/priors';
+import type {PriorContext, PriorNoise} from '../src/priors';
 import {bayesianDense} from '../src/layers/bayesian_dense';
+import {roundTripInMemory} from './helpers/io';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';
 import {normal, P_ASSERTION, normalTwoSidedTail, uniformArray, useSeededMathRandom} from './helpers/random';
 
@@ -231,5 +238,411 @@ describe('prior registry', () => {
     expect(() => scaleMixture({pi: 1})).toThrow(/pi.*between 0 and 1.*Received: pi=1/);
     expect(() => scaleMixture({scale2: -1})).toThrow(/scale2/);
     expect(() => registerPrior('x', class {} as unknown as tf.serialization.SerializableConstructor<Prior>)).toThrow(/cls/);
+  });
+});
+
+// ------------------------------------------------------------ pyvarinf's priors, fan-in Gaussian, empirical Bayes
+
+/** log Student-t_ν(x; m, s²) in float64. */
+function logStudentT64(x: number, nu: number, m: number, s2: number): number {
+  return lgammaNumber((nu + 1) / 2) - lgammaNumber(nu / 2) - 0.5 * Math.log(nu * Math.PI * s2) -
+      (nu + 1) / 2 * Math.log1p((x - m) ** 2 / (nu * s2));
+}
+/** The Normal-Gamma log marginal likelihood (Murphy 2007), in float64. */
+function conjugateLog64(w: number[], mu0: number, k0: number, a0: number, b0: number): number {
+  const n = w.length;
+  const mean = w.reduce((a, b) => a + b, 0) / n;
+  const v = w.reduce((a, x) => a + (x - mean) ** 2, 0);
+  const kn = k0 + n;
+  const an = a0 + n / 2;
+  const bn = b0 + v / 2 + k0 * n * (mean - mu0) ** 2 / (2 * kn);
+  return lgammaNumber(an) - lgammaNumber(a0) + a0 * Math.log(b0) - an * Math.log(bn) + 0.5 * Math.log(k0 / kn) - n * HALF_LOG_2PI;
+}
+/** The known-mean Gamma-precision log marginal likelihood, in float64. */
+function knownMeanLog64(w: number[], mu0: number, a0: number, b0: number): number {
+  const n = w.length;
+  const an = a0 + n / 2;
+  const bn = b0 + w.reduce((a, x) => a + (x - mu0) ** 2, 0) / 2;
+  return lgammaNumber(an) - lgammaNumber(a0) + a0 * Math.log(b0) - an * Math.log(bn) - n * HALF_LOG_2PI;
+}
+/** The same marginals by the chain rule of posterior predictives (Student-t), an independent derivation. */
+function conjugateChain64(w: number[], mu0: number, k0: number, a0: number, b0: number): number {
+  let [mu, k, a, b, total] = [mu0, k0, a0, b0, 0];
+  for (const x of w) {
+    total += logStudentT64(x, 2 * a, mu, b * (k + 1) / (a * k));
+    b += k * (x - mu) ** 2 / (2 * (k + 1));
+    mu = (k * mu + x) / (k + 1);
+    k += 1;
+    a += 0.5;
+  }
+  return total;
+}
+function knownMeanChain64(w: number[], mu0: number, a0: number, b0: number): number {
+  let [a, b, total] = [a0, b0, 0];
+  for (const x of w) {
+    total += logStudentT64(x, 2 * a, mu0, b / a);
+    b += (x - mu0) ** 2 / 2;
+    a += 0.5;
+  }
+  return total;
+}
+
+/**
+ * Mean, variance and third central moment of f(ε) for ε ~ N(0, I_d) (d = 1 or 2), by the
+ * trapezoid rule on [−12, 12]^d (step 0.02 in 1-D, 0.04 in 2-D: for these smooth, Gaussian-weighted
+ * integrands the error is far below 1e-10 of the moments).
+ */
+function gaussianMoments64(d: 1|2, f: (e: number[]) => number): {mean: number, variance: number, third: number} {
+  const h = d === 1 ? 0.02 : 0.04;
+  const grid: number[] = [];
+  for (let e = -12; e <= 12 + 1e-9; e += h) grid.push(e);
+  const phi = grid.map((e) => Math.exp(-0.5 * e * e) / Math.sqrt(2 * Math.PI) * h);
+  const points: Array<[number[], number]> = d === 1 ? grid.map((e, i) => [[e], phi[i]]) :
+    grid.flatMap((e1, i) => grid.map((e2, j): [number[], number] => [[e1, e2], phi[i] * phi[j]]));
+  const values = points.map(([e, p]) => [f(e), p]);
+  const mean = values.reduce((acc, [v, p]) => acc + v * p, 0);
+  const variance = values.reduce((acc, [v, p]) => acc + (v - mean) ** 2 * p, 0);
+  const third = values.reduce((acc, [v, p]) => acc + (v - mean) ** 3 * p, 0);
+  return {mean, variance, third};
+}
+
+/**
+ * Asserts that the mean of `draws` i.i.d. terms (variance σ², third central moment κ₃) is within
+ * z = 6.5 standard errors of its expectation. P(|Z| > 6.5) = 8.0e-11, and the Cornish–Fisher shift
+ * of the tail quantile, |skewness of the mean|·(z² − 1)/6, is required to leave z above 6
+ * (P(|Z| > 6) = 2.0e-9): each such assertion may fail falsely with probability below 2e-9, a fifth
+ * of P_ASSERTION, so that this file's nine such assertions add less than 2e-8 to a run's budget.
+ */
+function expectMeanWithin(mc: number, exact: number, variance: number, third: number, draws: number): void {
+  const z = 6.5;
+  const skewness = third / variance ** 1.5 / Math.sqrt(draws);
+  expect(z - Math.abs(skewness) * (z * z - 1) / 6).toBeGreaterThan(6);
+  expect(normalTwoSidedTail(6)).toBeLessThan(P_ASSERTION / 5);
+  const tol = z * Math.sqrt(variance / draws);
+  if (!(Math.abs(mc - exact) <= tol)) throw new Error(`Monte Carlo ${mc} vs ${exact}: off by ${Math.abs(mc - exact)} > ${tol}`);
+}
+
+/** A PriorContext whose addWeight makes free-standing LayerVariables (kept in `weights`). */
+function testContext(shape: number[], fanIn: number, weights: tfl.LayerVariable[] = []): PriorContext {
+  return {
+    name: shape.length >= 2 ? 'kernel' : 'bias', shape, fanIn,
+    addWeight: (name, wShape, initializer, trainable) => {
+      const v = new tfl.LayerVariable(initializer.apply(wShape), 'float32', name, trainable);
+      weights.push(v);
+      return v;
+    },
+  };
+}
+
+/** Seeded standard-normal draws for a bound prior's PriorNoise. */
+function seededNoise(shape: number[], seed: number, eps: tf.Tensor|null = null): PriorNoise {
+  let s = seed;
+  return {eps, draw: () => tf.randomNormal(shape, 0, 1, 'float32', s++)};
+}
+
+describe.each(NODE_BACKENDS)('pyvarinf\'s conjugate priors on %s', (backend) => {
+  beforeAll(async () => useBackend(backend));
+
+  const samples: number[][] = [[0.3], [0.3, -1.2], [2, -0.5, 0.1, 0.7, -3, 1.1, 0.05], Array.from(uniformArray(12, 21), (u) => 4 * u - 1)];
+  const conjugateCases = [[0, 1, 1, 1], [0.5, 0.1, 2.5, 0.3], [-1, 10, 0.5, 4]];
+  const knownMeanCases = [[0, 1, 1], [0.5, 2.5, 0.3], [-1, 0.5, 4]];
+
+  it('the float64 marginal likelihoods equal the chain of Student-t posterior predictives (an independent derivation)', () => {
+    for (const w of samples) {
+      for (const [mu0, k0, a0, b0] of conjugateCases) {
+        expect(conjugateLog64(w, mu0, k0, a0, b0)).toBeCloseTo(conjugateChain64(w, mu0, k0, a0, b0), 10);
+      }
+      for (const [mu0, a0, b0] of knownMeanCases) {
+        expect(knownMeanLog64(w, mu0, a0, b0)).toBeCloseTo(knownMeanChain64(w, mu0, a0, b0), 10);
+      }
+    }
+  });
+
+  it('conjugate and conjugateKnownMean: logProbSum matches float64 on vectors and a [3, 4] kernel; no element-wise logProb', () => {
+    for (const w of samples) {
+      const shaped = w.length === 12 ? tf.tensor2d(w, [3, 4]) : tf.tensor1d(w);
+      for (const [mu0, kappa0, alpha0, beta0] of conjugateCases) {
+        const lp = conjugate({mu0, kappa0, alpha0, beta0}).logProbSum(shaped);
+        expect(lp.shape).toEqual([]);
+        expectClose(lp.dataSync()[0], conjugateLog64(w, mu0, kappa0, alpha0, beta0), 1e-5, 1e-5);
+      }
+      for (const [mu0, alpha0, beta0] of knownMeanCases) {
+        const lp = conjugateKnownMean({mu0, alpha0, beta0}).logProbSum(shaped);
+        expectClose(lp.dataSync()[0], knownMeanLog64(w, mu0, alpha0, beta0), 1e-5, 1e-5);
+      }
+      shaped.dispose();
+    }
+    expect(() => conjugate().logProb(tf.zeros([2]))).toThrow(/ConjugatePrior.logProb: this prior does not factorise/);
+    expect(conjugate().hasAnalyticKL).toBe(false);
+    expect(conjugateKnownMean().bind(testContext([3], 4)).hasAnalyticKL).toBe(false);
+  });
+
+  it('gradients of logProbSum and of the Monte Carlo divergence equal central differences of float64', () => {
+    const w = samples[2];
+    const [mu0, k0, a0, b0] = conjugateCases[1];
+    const g = tf.grad((t: tf.Tensor) => conjugate({mu0, kappa0: k0, alpha0: a0, beta0: b0}).logProbSum(t))(tf.tensor1d(w));
+    expectClose(g, centralDifference((v) => conjugateLog64(v, mu0, k0, a0, b0), w, 1e-5), 1e-3, 1e-4);
+    const gk = tf.grad((t: tf.Tensor) => conjugateKnownMean({mu0: 0.5, alpha0: 2.5, beta0: 0.3}).logProbSum(t))(tf.tensor1d(w));
+    expectClose(gk, centralDifference((v) => knownMeanLog64(v, 0.5, 2.5, 0.3), w, 1e-5), 1e-3, 1e-4);
+    // The divergence at fixed noise: Σ log q − log p(w) with w = loc + σ(ρ)·eps.
+    const n = 6;
+    const loc = Array.from(uniformArray(n, 31), (u) => 2 * u - 1);
+    const rho = Array.from(uniformArray(n, 32), (u) => 4 * u - 4);
+    const eps = normal(n, 33);
+    const ref = (l: number[], r: number[]) => {
+      const ws = l.map((m, i) => m + scale64(r[i]) * eps[i]);
+      return ws.reduce((acc, x, i) => acc + logNormal64(x, l[i], scale64(r[i])), 0) - conjugateLog64(ws, mu0, k0, a0, b0);
+    };
+    const prior = conjugate({mu0, kappa0: k0, alpha0: a0, beta0: b0});
+    const epsT = tf.tensor1d(eps);
+    const [gl, gr] = tf.grads((l: tf.Tensor, r: tf.Tensor) => prior.divergence(l, softplusScale(r), epsT))(
+        [tf.tensor1d(loc), tf.tensor1d(rho)]);
+    expectClose(prior.divergence(tf.tensor1d(loc), softplusScale(tf.tensor1d(rho)), epsT).dataSync()[0], ref(loc, rho), 1e-5, 1e-4);
+    expectClose(gl, centralDifference((l) => ref(l, rho), loc), 2e-3, 2e-3);
+    expectClose(gr, centralDifference((r) => ref(loc, r), rho), 2e-3, 2e-3);
+  });
+
+  // On cpu only: a joint prior's S draws are S sequential evaluations (no batching), and wasm runs the same ops.
+  (backend === 'cpu' ? it : it.skip)('Monte Carlo divergences are unbiased: the mean over mcSamples draws matches the quadrature value of E_q[log q − log p]', () => {
+    // Seeded draws (seeds 100…); the tolerance holds for any seed (expectMeanWithin).
+    const S = 1200;
+    const m = [0.4, -0.8];
+    const s = [0.6, 0.3];
+    const cases: Array<[string, Prior, 1|2, (w: number[]) => number]> = [
+      ['conjugate', conjugate({mu0: 0.2, kappa0: 2, alpha0: 1.5, beta0: 0.8, mcSamples: S}), 2,
+        (w) => conjugateLog64(w, 0.2, 2, 1.5, 0.8)],
+      ['conjugateKnownMean', conjugateKnownMean({mu0: -0.1, alpha0: 2, beta0: 1.5, mcSamples: S}), 2,
+        (w) => knownMeanLog64(w, -0.1, 2, 1.5)],
+      ['scaleMixture', scaleMixture({pi: 0.3, scale1: 1.5, scale2: 0.1, mcSamples: S}), 1,
+        (w) => logMixture64(w[0], 0.3, 1.5, 0.1)],
+    ];
+    cases.forEach(([, prior, d, logP], c) => {
+      const f = (e: number[]) => e.reduce((acc, ei, i) => acc + logNormal64(m[i] + s[i] * ei, m[i], s[i]), 0) -
+        logP(e.map((ei, i) => m[i] + s[i] * ei));
+      const {mean, variance, third} = gaussianMoments64(d, f);
+      const bound = prior.bind(testContext([d], 3));
+      const mc = tf.tidy(() => bound.divergence(tf.tensor1d(m.slice(0, d)), tf.tensor1d(s.slice(0, d)),
+          seededNoise([d], 100 + 10000 * c)).dataSync()[0]);
+      expectMeanWithin(mc, mean, variance, third, S);
+    });
+  });
+
+  it('stays finite, value and gradient, for weights of ±1e20 and all-equal weights', () => {
+    for (const prior of [conjugate(), conjugateKnownMean(), conjugate({kappa0: 1e-3, beta0: 1e-6})]) {
+      for (const w of [[1e20, -1e20, 3], [5, 5, 5], [1e-30, -1e-30, 0], [3e37, 3e37, -3e37]]) {
+        const [v, g] = tf.tidy(() => [prior.logProbSum(tf.tensor1d(w)).dataSync()[0],
+          Array.from(tf.grad((t: tf.Tensor) => prior.logProbSum(t))(tf.tensor1d(w)).dataSync())]);
+        expect(Number.isFinite(v)).toBe(true);
+        expect(g.every(Number.isFinite)).toBe(true);
+      }
+    }
+    // Against float64 where the naive float32 sum of squares (1e40) would overflow.
+    const w = [1e20, -1e20, 3];
+    expectClose(conjugateKnownMean({alpha0: 2, beta0: 0.5}).logProbSum(tf.tensor1d(w)).dataSync()[0],
+        knownMeanLog64(w, 0, 2, 0.5), 1e-5, 1e-4);
+  });
+});
+
+describe.each(NODE_BACKENDS)('Gaussian priors with closed forms on %s', (backend) => {
+  beforeAll(async () => useBackend(backend));
+
+  /**
+   * The closed form against the mean of `draws` replicates of Σ_d [log q(w_d) − log p(w_d)] with
+   * p = N(mp, sp²), computed with the library's normal log-densities on seeded draws. Per
+   * dimension the term is const + a ε² + b ε, a = s²/(2sp²) − ½, b = (m − mp)s/sp²: variance
+   * Σ(2a² + b²), third cumulant Σ(8a³ + 6ab²) (exact).
+   */
+  function expectClosedFormMatchesMonteCarlo(closedForm: number, m: number[], s: number[], mp: number, sp: number, seed: number): void {
+    const draws = 40000;
+    const d = m.length;
+    const mc = tf.tidy(() => {
+      const locT = tf.tile(tf.tensor2d(m, [1, d]), [draws, 1]);
+      const scaleT = tf.tile(tf.tensor2d(s, [1, d]), [draws, 1]);
+      const e = tf.randomNormal([draws, d], 0, 1, 'float32', seed);
+      const w = tf.add(locT, tf.mul(scaleT, e));
+      return tf.mean(tf.sum(tf.sub(normalLogProbOfNoise(e, scaleT), normalLogProb(w, mp, sp)), 1)).dataSync()[0];
+    });
+    const a = s.map((si) => si * si / (2 * sp * sp) - 0.5);
+    const b = m.map((mi, i) => (mi - mp) * s[i] / (sp * sp));
+    const variance = a.reduce((acc, ai, i) => acc + 2 * ai * ai + b[i] * b[i], 0);
+    const third = a.reduce((acc, ai, i) => acc + 8 * ai ** 3 + 6 * ai * b[i] * b[i], 0);
+    expectMeanWithin(mc, closedForm, variance, third, draws);
+  }
+
+  it('gaussian: the closed form equals a 40,000-draw Monte Carlo estimate of E_q[log q − log p]', () => {
+    const m = [0.3, -0.6, 1.1];
+    const s = [0.4, 0.9, 0.2];
+    const kl = gaussian({loc: 0.2, scale: 0.7}).divergence(tf.tensor1d(m), tf.tensor1d(s), null).dataSync()[0];
+    expectClosedFormMatchesMonteCarlo(kl, m, s, 0.2, 0.7, 41);
+  });
+
+  it('gaussian({scaleByFanIn}): σ = scale/√fanIn on kernels and biasScale on biases (pyvarinf\'s prior_std), exact KL', () => {
+    const prior = gaussian({scaleByFanIn: true});
+    expect(prior.scaleFor([16, 3], 16)).toBe(0.25);
+    expect(prior.scaleFor([3, 3, 8, 4], 72)).toBeCloseTo(1 / Math.sqrt(72), 15);
+    expect(prior.scaleFor([3], 16)).toBe(0.01);
+    expect(gaussian({scaleByFanIn: true, scale: 2, biasScale: 0.5}).scaleFor([3], 4)).toBe(0.5);
+    const m = [0.3, -0.6, 0.1, 0.05];
+    const s = [0.2, 0.4, 0.1, 0.3];
+    const kernel = prior.bind(testContext([2, 2], 4));
+    expect(kernel.hasAnalyticKL).toBe(true);
+    const kl = tf.tidy(() => kernel.divergence(tf.tensor2d(m, [2, 2]), tf.tensor2d(s, [2, 2]), seededNoise([2, 2], 1)).dataSync()[0]);
+    expectClose(kl, m.reduce((acc, mi, i) => acc + kl64(mi, s[i], 0, 0.5), 0), 1e-5, 1e-5);
+    expectClosedFormMatchesMonteCarlo(kl, m, s, 0, 0.5, 42);
+    const bias = prior.bind(testContext([2], 4));
+    const klBias = bias.divergence(tf.tensor1d([0.01, -0.02]), tf.tensor1d([0.005, 0.02]), seededNoise([2], 1)).dataSync()[0];
+    expectClose(klBias, kl64(0.01, 0.005, 0, 0.01) + kl64(-0.02, 0.02, 0, 0.01), 1e-5, 1e-5);
+    // Unbound, a fan-in prior has no scale.
+    expect(() => prior.divergence(tf.zeros([2]), tf.ones([2]), null)).toThrow(/GaussianPrior.analyticKL: with scaleByFanIn .* bind the prior/);
+    expect(() => prior.logProb(tf.zeros([2]))).toThrow(/GaussianPrior.logProb: with scaleByFanIn/);
+  });
+
+  it('empiricalBayes: one trainable scale per bound tensor, the closed form in it equals Monte Carlo, gradients reach it', () => {
+    const weights: tfl.LayerVariable[] = [];
+    const prior = empiricalBayes({initialScale: 0.6});
+    const kernel = prior.bind(testContext([3], 5, weights));
+    prior.bind(testContext([2, 3], 5, weights));
+    expect(weights.map((w) => [w.originalName, w.shape, w.trainable])).toEqual([['prior_untransformed_scale', [], true], ['prior_untransformed_scale', [], true]]);
+    expect(weights[0]).not.toBe(weights[1]);
+    expect(kernel.hasAnalyticKL).toBe(true);
+    const m = [0.3, -0.6, 1.1];
+    const s = [0.4, 0.9, 0.2];
+    const locT = tf.tensor1d(m);
+    const scaleT = tf.tensor1d(s);
+    const kl = kernel.divergence(locT, scaleT, seededNoise([3], 1)).dataSync()[0];
+    expectClose(kl, m.reduce((acc, mi, i) => acc + kl64(mi, s[i], 0, 0.6), 0), 1e-5, 1e-5);
+    expectClosedFormMatchesMonteCarlo(kl, m, s, 0, 0.6, 43);
+    // d KL / d ρ_p against the float64 derivative: d/ds Σ KL = Σ [1/s − (σ² + μ²)/s³], times ds/dρ = sigmoid(ρ).
+    const rho0 = inverseSoftplusScale(0.6);
+    const {grads} = tf.variableGrads(() => kernel.divergence(locT, scaleT, seededNoise([3], 1)), [weights[0].read() as tf.Variable]);
+    const dKLds = m.reduce((acc, mi, i) => acc + 1 / 0.6 - (s[i] ** 2 + mi ** 2) / 0.6 ** 3, 0);
+    expectClose(Object.values(grads)[0].dataSync()[0], dKLds / (1 + Math.exp(-rho0)), 1e-4, 1e-5);
+    // With learnLoc, a second weight: the mean.
+    const both: tfl.LayerVariable[] = [];
+    empiricalBayes({learnLoc: true, initialLoc: 0.1}).bind(testContext([3], 5, both));
+    expect(both.map((w) => w.originalName)).toEqual(['prior_untransformed_scale', 'prior_loc']);
+    expect(both[1].read().dataSync()[0]).toBeCloseTo(0.1, 6);
+    expect(() => prior.divergence(locT, scaleT, null)).toThrow(/EmpiricalBayesPrior.analyticKL: the prior's scale is a weight/);
+    tf.dispose(weights.map((w) => w.read()));
+  });
+});
+
+describe('new priors: configs, registry and option errors', () => {
+  beforeAll(async () => useBackend('cpu'));
+
+  it('round-trip their configs and resolve by alias and class name', () => {
+    const priors: Prior[] = [
+      gaussian({scaleByFanIn: true, scale: 1.5, biasScale: 0.02}), scaleMixture({mcSamples: 3}),
+      conjugate({mu0: 0.1, kappa0: 2, alpha0: 3, beta0: 0.5, mcSamples: 2}), conjugateKnownMean({mu0: 1, alpha0: 2, beta0: 3}),
+      empiricalBayes({initialScale: 0.3, learnLoc: true, initialLoc: -1}),
+    ];
+    for (const p of priors) {
+      const json = JSON.parse(JSON.stringify(serializePrior(p)));
+      expect(serializePrior(getPrior(json))).toEqual(serializePrior(p));
+    }
+    expect(serializePrior(priors[2])).toEqual({className: 'ConjugatePrior', config: {mu0: 0.1, kappa0: 2, alpha0: 3, beta0: 0.5, mcSamples: 2}});
+    expect(serializePrior(conjugateKnownMean())).toEqual({className: 'ConjugateKnownMeanPrior', config: {mu0: 0, alpha0: 1, beta0: 1, mcSamples: 1}});
+    expect(serializePrior(empiricalBayes())).toEqual({className: 'EmpiricalBayesPrior', config: {initialScale: 1, initialLoc: 0, learnLoc: false}});
+    expect(serializePrior(gaussian())).toEqual({className: 'GaussianPrior', config: {loc: 0, scale: 1}});
+    expect(getPrior('conjugate')).toBeInstanceOf(ConjugatePrior);
+    expect(getPrior('conjugateKnownMean')).toBeInstanceOf(ConjugateKnownMeanPrior);
+    expect(getPrior('empiricalBayes')).toBeInstanceOf(EmpiricalBayesPrior);
+    expect(getPrior('ConjugatePrior').mcSamples).toBe(1);
+  });
+
+  it('reject bad options, naming them', () => {
+    expect(() => scaleMixture({mcSamples: 0})).toThrow('scaleMixturePrior: expected mcSamples to be a positive integer. Received: mcSamples=0');
+    expect(() => conjugate({mcSamples: 1.5})).toThrow(/conjugatePrior: expected mcSamples to be a positive integer. Received: mcSamples=1.5/);
+    expect(() => conjugate({kappa0: 0})).toThrow(/conjugatePrior: expected kappa0 .*positive.*Received: kappa0=0/);
+    expect(() => conjugate({alpha0: -1})).toThrow(/alpha0/);
+    expect(() => conjugateKnownMean({beta0: 0})).toThrow(/conjugateKnownMeanPrior: expected beta0/);
+    expect(() => conjugateKnownMean({kappa0: 1} as unknown as {mu0: number}))
+        .toThrow("conjugateKnownMeanPrior: unknown option 'kappa0'. Known options: mu0, alpha0, beta0, mcSamples");
+    expect(() => empiricalBayes({initialScale: 1e-6})).toThrow(/empiricalBayesPrior: expected initialScale to be a number > 0.00001. Received: initialScale=0.000001/);
+    expect(() => empiricalBayes({learnLoc: 1 as unknown as boolean})).toThrow(/learnLoc/);
+    expect(() => gaussian({biasScale: 0.1})).toThrow(/gaussianPrior: expected biasScale to be given only with scaleByFanIn: true/);
+    expect(() => gaussian({scaleByFanIn: 'yes' as unknown as boolean})).toThrow(/scaleByFanIn/);
+  });
+
+  it('leak no tensors: binding and every bound divergence, with and without gradients', () => {
+    const kept: tfl.LayerVariable[] = [];
+    const bound = [gaussian({scaleByFanIn: true}), scaleMixture({mcSamples: 2}), conjugate({mcSamples: 2}), conjugateKnownMean(),
+      empiricalBayes({learnLoc: true})].map((p) => p.bind(testContext([2, 3], 2, kept)));
+    const loc = tf.zeros([2, 3]);
+    const scale = tf.fill([2, 3], 0.5);
+    const eps = tf.ones([2, 3]);
+    const before = tf.memory().numTensors;
+    for (const b of bound) {
+      b.divergence(loc, scale, seededNoise([2, 3], 5, eps)).dispose();
+      tf.grad((l: tf.Tensor) => b.divergence(l, scale, seededNoise([2, 3], 5, eps)))(loc).dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([loc, scale, eps, ...kept.map((w) => w.read())]);
+  });
+});
+
+describe.each(NODE_BACKENDS)('every prior inside bayesianDense on %s', (backend) => {
+  beforeAll(async () => useBackend(backend));
+
+  const priorsUnderTest: Array<[string, () => Prior]> = [
+    ['gaussian({scaleByFanIn})', () => gaussian({scaleByFanIn: true})],
+    ['scaleMixture({mcSamples: 2})', () => scaleMixture({mcSamples: 2})],
+    ['conjugate', () => conjugate({alpha0: 2, beta0: 0.5, mcSamples: 2})],
+    ['conjugateKnownMean', () => conjugateKnownMean({alpha0: 2, beta0: 0.5})],
+    ['empiricalBayes', () => empiricalBayes({initialScale: 0.5})],
+  ];
+
+  it.each(priorsUnderTest)('%s: model.fit lowers a finite loss; save and load keep configs, weights and predictions', async (_, make) => {
+    const x = tf.tensor2d(Array.from(uniformArray(64 * 4, 51), (u) => 2 * u - 1), [64, 4]);
+    const y = tf.tidy(() => tf.sum(tf.mul(x, tf.tensor1d([0.5, -1, 0.25, 2])), 1, true));
+    const model = tfl.sequential({layers: [
+      bayesianDense({inputShape: [4], units: 8, activation: 'tanh', numExamples: 64, prior: make(), bayesianBias: true,
+        inferenceMode: 'mean', seed: 1, name: 'h'}),
+      bayesianDense({units: 1, numExamples: 64, prior: make(), estimator: 'flipout', inferenceMode: 'mean', seed: 2, name: 'out'}),
+    ]});
+    model.compile({optimizer: tf.train.adam(0.02), loss: 'meanSquaredError'});
+    const h = await model.fit(x, y, {epochs: 15, batchSize: 16, verbose: 0, shuffle: false});
+    const losses = h.history['loss'] as number[];
+    expect(losses.every(Number.isFinite)).toBe(true);
+    // Seeded (layer seeds, Math.random): deterministic; the fit reduces the data term by far more than the KL noise.
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+    const loaded = await roundTripInMemory(model);
+    for (const name of ['h', 'out']) expect(loaded.getLayer(name).getConfig()).toEqual(model.getLayer(name).getConfig());
+    const wa = model.getWeights();
+    const wb = loaded.getWeights();
+    expect(wb.map((w) => w.shape)).toEqual(wa.map((w) => w.shape));
+    wa.forEach((w, i) => expectClose(wb[i], w, 0, 0));
+    expectClose(loaded.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor, 0, 0);
+    // The loaded model trains on (its layer losses are finite).
+    loaded.compile({optimizer: tf.train.adam(0.02), loss: 'meanSquaredError'});
+    const again = await loaded.fit(x, y, {epochs: 1, batchSize: 32, verbose: 0});
+    expect(Number.isFinite((again.history['loss'] as number[])[0])).toBe(true);
+    tf.dispose([x, y]);
+    model.dispose();
+    loaded.dispose();
+  });
+
+  it('empiricalBayes: each layer\'s and tensor\'s prior scale is its own weight, and fit moves it towards the posterior\'s spread', async () => {
+    const x = tf.tensor2d(Array.from(uniformArray(64 * 4, 52), (u) => 2 * u - 1), [64, 4]);
+    const y = tf.tidy(() => tf.sum(tf.mul(x, tf.tensor1d([0.5, -1, 0.25, 2])), 1, true));
+    const model = tfl.sequential({layers: [
+      bayesianDense({inputShape: [4], units: 8, activation: 'tanh', numExamples: 64, prior: empiricalBayes({initialScale: 3}),
+        bayesianBias: true, seed: 1, name: 'h'}),
+      bayesianDense({units: 1, numExamples: 64, prior: 'empiricalBayes', seed: 2, name: 'out'}),
+    ]});
+    const priorScales = () => model.weights.filter((w) => w.originalName.endsWith('prior_untransformed_scale'))
+        .map((w) => [w.originalName.split('/').slice(-2).join('/'), scale64(w.read().dataSync()[0])] as [string, number]);
+    const start = priorScales();
+    expect(start.map(([n]) => n)).toEqual(['h/kernel_prior_untransformed_scale', 'h/bias_prior_untransformed_scale',
+      'out/kernel_prior_untransformed_scale']);
+    expect(start.map(([, s]) => s)).toEqual([expect.closeTo(3, 5), expect.closeTo(3, 5), expect.closeTo(1, 5)]);
+    model.compile({optimizer: tf.train.adam(0.05), loss: 'meanSquaredError'});
+    await model.fit(x, y, {epochs: 10, batchSize: 16, verbose: 0, shuffle: false});
+    const end = priorScales();
+    // The h kernel's prior scale starts at 3, far above its posterior's RMS (≈ 0.1–1): the KL's gradient pulls it down.
+    expect(end[0][1]).toBeLessThan(2.5);
+    end.forEach(([, s], i) => expect(s).not.toBeCloseTo(start[i][1], 3));
+    tf.dispose([x, y]);
+    model.dispose();
   });
 });
