@@ -19,6 +19,7 @@ import {DivergenceLayer} from '../src/layers/divergence_layer';
 import {modelLayers} from '../src/layers/model_layers';
 import {deriveSeed} from '../src/util/seed';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';
+import {centralDifference} from './helpers/gradients';
 import {roundTripInMemory} from './helpers/io';
 import {uniform, useSeededMathRandom} from './helpers/random';
 import {binaryData, expectFlatTensorCount} from './helpers/vae';
@@ -459,6 +460,41 @@ describe.each(NODE_BACKENDS)('variationalize on %s', (backend) => {
     loaded.dispose();
     model.dispose();
     net.dispose();
+  });
+
+  it('MopedPrior: the bound divergence and its gradients in μ and σ match the float64 closed form', () => {
+    const n = 6;
+    const s = 0.7;
+    const m = uniform(n, 61, -2, 2);
+    const mu = uniform(n, 62, -2, 2);
+    const sigma = uniform(n, 63, 0.05, 1.5);
+    const variables: tfl.LayerVariable[] = [];
+    const bound = new MopedPrior({scale: s}).bind({
+      name: 'kernel', shape: [n], fanIn: n,
+      addWeight: (name, shape, initializer, trainable) => {
+        const v = new tfl.LayerVariable(initializer.apply(shape), 'float32', name, trainable);
+        variables.push(v);
+        return v;
+      },
+    });
+    expect(variables.map((v) => [v.originalName, v.trainable, v.shape])).toEqual([['prior_loc', false, [n]]]);
+    const centre = tf.tensor1d(m);
+    variables[0].write(centre);
+    // Float64 reference: Σ_i log(s/σ_i) + (σ_i² + (μ_i − m_i)²)/(2s²) − ½.
+    const kl64 = (mu: number[], sigma: number[]) =>
+      mu.reduce((acc, u, i) => acc + Math.log(s / sigma[i]) + (sigma[i] ** 2 + (u - m[i]) ** 2) / (2 * s * s) - 0.5, 0);
+    const loc = tf.tensor1d(mu);
+    const scale = tf.tensor1d(sigma);
+    const noise = {eps: null, draw: () => { throw new Error('no noise needed for a closed form'); }};
+    const f = (l: tf.Tensor, sc: tf.Tensor) => bound.divergence(l, sc, noise);
+    const value = f(loc, scale);
+    expectClose(value, kl64(mu, sigma), 1e-5, 1e-6);
+    const [gLoc, gScale] = tf.grads(f)([loc, scale]);
+    const fd = (which: number[], i: number) => centralDifference(() => kl64(mu, sigma), () => which[i], (v) => { which[i] = v; });
+    expectClose(gLoc, mu.map((_, i) => fd(mu, i)), 1e-4, 1e-5);
+    expectClose(gScale, sigma.map((_, i) => fd(sigma, i)), 1e-4, 1e-5);
+    tf.dispose([centre, loc, scale, value, gLoc, gScale]);
+    variables.forEach((v) => v.dispose());
   });
 
   it('fresh initialisation: posterior means are not the trained weights; seeded conversions repeat', () => {
