@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type {LayerVariable} from '../util/tfjs_types';
 
+import type {BayesianDenseEstimator} from '../layers/bayesian_dense';
 import {isDivergenceLayer} from '../layers/divergence_layer';
 import {checkInferenceMode, InferenceMode} from '../layers/inference_mode';
 import {PriorConfig, PriorIdentifier, resolvePrior, serializePrior} from '../priors/prior';
@@ -27,7 +28,7 @@ import {MopedPrior} from './moped_prior';
 type ConfigDict = tf.serialization.ConfigDict;
 
 const WHERE = 'variationalize';
-const ESTIMATORS = ['reparameterization', 'localReparameterization', 'flipout'] as const;
+const ESTIMATORS: readonly BayesianDenseEstimator[] = ['reparameterization', 'localReparameterization', 'flipout'];
 const INITIALIZATIONS = ['moped', 'fresh'] as const;
 const OPTION_NAMES = [
   'numExamples', 'klWeight', 'estimator', 'prior', 'priorScale', 'bayesianBias', 'inferenceMode', 'seed', 'exclude',
@@ -46,7 +47,7 @@ export interface VariationalizeOptions {
   /** Each converted layer's divergence multiplier directly (as `bayesianDense({klWeight})`). Give this or `numExamples`. */
   klWeight?: number;
   /** The estimator of every converted layer (`'reparameterization'`, default; `'localReparameterization'`; `'flipout'`). */
-  estimator?: typeof ESTIMATORS[number];
+  estimator?: BayesianDenseEstimator;
   /**
    * The weight prior of every converted layer: a registered name
    * (`'gaussian'`, default), a `{className, config}` or an instance. Each
