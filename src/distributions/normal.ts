@@ -9,6 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+import {posteriorKernels} from '../perf/posterior_kernels';
+
 /** ½ log 2π: the normalising constant of every Gaussian density in the library (defined here only). */
 export const HALF_LOG_TWO_PI = 0.5 * Math.log(2 * Math.PI);
 
@@ -155,6 +157,8 @@ export function normalSampleFromNoise(loc: tf.Tensor|number, scale: tf.Tensor|nu
  * recomputing `(w − loc)/scale`.
  */
 export function normalLogProbOfNoise(eps: tf.Tensor, scale: tf.Tensor|number): tf.Tensor {
+  // On the wasm backend, one fused pass for the value and one for both gradients (same arithmetic).
+  if (typeof scale !== 'number' && posteriorKernels(eps, scale) !== null) return fusedLogProbOfNoise(eps, scale);
   // ½eps² as eps·(½eps): overflows only where the true value does, and so does its gradient (see halfSquare).
   return tf.tidy(() => {
     const negHalfEps2 = tf.neg(halfSquare(eps));
@@ -163,6 +167,29 @@ export function normalLogProbOfNoise(eps: tf.Tensor, scale: tf.Tensor|number): t
     return tf.sub(tf.sub(negHalfEps2, tf.log(scale)), HALF_LOG_TWO_PI);
   });
 }
+
+/**
+ * `normalLogProbOfNoise` for a tensor scale in the fused passes of
+ * `src/perf/posterior_kernels.ts`: `−ε·(½ε) − log σ − ½ log 2π`, gradients
+ * `−dy·ε` and `−dy/σ`. Where the kernels cannot run at gradient time, tfjs ops.
+ */
+const fusedLogProbOfNoise = customGrad2((eps: tf.Tensor, scale: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([eps, scale]);
+  const k = posteriorKernels(eps, scale);
+  const value = k !== null ? k.noiseLogProb(eps, scale, HALF_LOG_TWO_PI) :
+      tf.sub(tf.sub(tf.neg(halfSquare(eps)), tf.log(scale)), HALF_LOG_TWO_PI);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [e, sigma] = saved;
+      const kg = posteriorKernels(dy, e, sigma);
+      return kg !== null ? kg.noiseLogProbGrad(dy, e, sigma) : [tf.neg(tf.mul(dy, e)), tf.neg(tf.div(dy, sigma))];
+    },
+  };
+});
+
+/** Number prior parameters within this range take the fused pass of `normalKL` (a single multiply by 1/scaleP, as `mulByPositiveConstant`). */
+const FUSED_SCALE_RANGE = [1e-30, 1e30];
 
 /**
  * `KL(N(locQ, scaleQ²) ‖ N(locP, scaleP²))`, element-wise:
@@ -182,6 +209,11 @@ export function normalLogProbOfNoise(eps: tf.Tensor, scale: tf.Tensor|number): t
  */
 export function normalKL(
     locQ: tf.Tensor, scaleQ: tf.Tensor, locP: tf.Tensor|number, scaleP: tf.Tensor|number): tf.Tensor {
+  if (typeof locP === 'number' && typeof scaleP === 'number' && Number.isFinite(locP) && Math.abs(locP) < 1e30 &&
+      scaleP >= FUSED_SCALE_RANGE[0] && scaleP <= FUSED_SCALE_RANGE[1] && posteriorKernels(locQ, scaleQ) !== null) {
+    // The wasm backend: the value in one fused pass and both gradients in another, with the arithmetic below.
+    return fusedNormalKL(locP, scaleP)(locQ, scaleQ);
+  }
   return tf.tidy(() => {
     const r = scaledResidual(scaleQ, 0, scaleP);
     const d = scaledResidual(locQ, locP, scaleP);
@@ -203,6 +235,36 @@ export function normalKL(
 }
 
 /**
+ * `normalKL` against number prior parameters (m, s) as one fused pass
+ * (`src/perf/posterior_kernels.ts`), the operations of the tfjs path: with
+ * c = 1/s, r = σc, d = (μ − m)c, `(r·(½r) − ½ + d·(½d)) − (log σ − log s)`;
+ * gradients `dy·dc` for μ and `dy·rc − dy/σ` for σ.
+ */
+function fusedNormalKL(locP: number, scaleP: number): (locQ: tf.Tensor, scaleQ: tf.Tensor) => tf.Tensor {
+  const c = 1 / scaleP;
+  const logScaleP = Math.log(scaleP);
+  return customGrad2((locQ: tf.Tensor, scaleQ: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([locQ, scaleQ]);
+    const k = posteriorKernels(locQ, scaleQ);
+    const value = k !== null ? k.normalKL(locQ, scaleQ, locP, c, logScaleP) : tf.tidy(() => {
+      const r = tf.mul(scaleQ, c);
+      const d = tf.mul(tf.sub(locQ, locP), c);
+      return tf.sub(tf.add(tf.sub(halfSquare(r), 0.5), halfSquare(d)), tf.sub(tf.log(scaleQ), logScaleP));
+    });
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [mu, sigma] = saved;
+        const kg = posteriorKernels(dy, mu, sigma);
+        if (kg !== null) return kg.normalKLGrad(dy, mu, sigma, locP, c);
+        return [tf.mul(dy, tf.mul(tf.mul(tf.sub(mu, locP), c), c)),
+          tf.sub(tf.mul(dy, tf.mul(tf.mul(sigma, c), c)), tf.div(dy, sigma))];
+      },
+    };
+  });
+}
+
+/**
  * A positive scale from an unconstrained parameter ρ:
  *
  *     σ = SCALE_FLOOR + softplus(ρ),   softplus(ρ) = log(1 + e^ρ).
@@ -211,8 +273,24 @@ export function normalKL(
  * and `dσ/dρ = sigmoid(ρ)` stay finite for every finite ρ.
  */
 export function softplusScale(rho: tf.Tensor): tf.Tensor {
+  // On the wasm backend one fused pass for σ and one for the gradient dσ·sigmoid(ρ) (tfjs: four).
+  if (posteriorKernels(rho) !== null) return fusedSoftplusScale(rho);
   return tf.tidy(() => tf.add(tf.softplus(rho), SCALE_FLOOR));
 }
+
+const fusedSoftplusScale = tf.customGrad(((rho: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([rho]);
+  const k = posteriorKernels(rho);
+  const value = k !== null ? k.softplusScale(rho, SCALE_FLOOR) : tf.tidy(() => tf.add(tf.softplus(rho), SCALE_FLOOR));
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [x] = saved;
+      const kg = posteriorKernels(dy, x);
+      return [kg !== null ? kg.sigmoidMul(dy, x) : tf.mul(dy, tf.sigmoid(x))];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (rho: tf.Tensor) => tf.Tensor;
 
 /**
  * The ρ with `softplusScale(ρ) = scale`: `ρ = log(e^{scale − SCALE_FLOOR} − 1)`,

@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import {mulByPositiveConstant, normalNegLogProb} from '../distributions/normal';
+import {HALF_LOG_TWO_PI, mulByPositiveConstant, normalNegLogProb} from '../distributions/normal';
+import {posteriorKernels} from '../perf/posterior_kernels';
 import {argumentError, checkFiniteNumber, checkKnownOptions, checkPositive} from '../util/validate';
 import {mcSamplesOption, Prior, registerBuiltinPrior} from './prior';
 
@@ -90,6 +91,28 @@ export class ScaleMixturePrior extends Prior {
       // |w| beyond `bound` puts the difference below −200, where softplus is 0 in float32 (e^−200): clipping w
       // there changes no value, and keeps (w·root)² and its gradient finite (else σ(−∞)·∞ = NaN at |w| = 3e38).
       const bound = Math.sqrt(Math.max(offset + 200, 1)) / root;
+      const cw = 1 / sW;
+      if (root > 0 && root <= 1e30 && bound <= 1e30 && cw >= 1e-30 && cw <= 1e30 && posteriorKernels(w) !== null) {
+        // The wasm backend: this arithmetic as one fused pass (src/perf/posterior_kernels.ts), gradient
+        // dy·(−(w/σ_w)/σ_w − sigmoid(diff)·2u·root) with u = clip(w)·root, in a second pass.
+        const k = logPiW - (Math.log(sW) + HALF_LOG_TWO_PI);
+        const fused = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+          save([x]);
+          return {
+            value: posteriorKernels(x)?.mixtureLogProb(x, cw, k, offset, root, bound) ?? this.logProb(x),
+            gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+              const kg = posteriorKernels(dy, saved[0]);
+              if (kg !== null) return [kg.mixtureLogProbGrad(dy, saved[0], cw, offset, root, bound)];
+              const z = mulByPositiveConstant(saved[0], cw);
+              const u = mulByPositiveConstant(tf.clipByValue(saved[0], -bound, bound), root);
+              const inside = tf.cast(tf.lessEqual(tf.abs(saved[0]), bound), 'float32');
+              const slope = tf.mul(tf.mul(tf.sigmoid(tf.sub(offset, tf.square(u))), tf.mul(u, 2 * root)), inside);
+              return [tf.mul(dy, tf.sub(tf.neg(mulByPositiveConstant(z, cw)), slope))];
+            },
+          };
+        }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+        return fused(w);
+      }
       const diff = root > 0 ?
           tf.sub(offset, tf.square(mulByPositiveConstant(tf.clipByValue(w, -bound, bound), root))) :
           tf.fill(w.shape, offset);

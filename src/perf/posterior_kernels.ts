@@ -1,0 +1,186 @@
+/**
+ * The fused element-wise passes of the weight posterior
+ * (`posterior_kernels.wat`, bytes in `posterior_kernels_wasm.ts`) on tfjs's
+ * wasm backend: each takes float32 tensors the backend holds and returns new
+ * ones, computed in one SIMD pass over the backend's own memory.
+ *
+ * `posteriorKernels()` gives them for the active backend, or `null` — on
+ * another backend, where WebAssembly SIMD or the backend's memory is not
+ * available, or while the fast wasm kernels are off
+ * (`disableFastWasmKernels`) — and the callers (`src/distributions/normal.ts`,
+ * the scale-mixture prior) then run the same arithmetic as tfjs ops. This
+ * module imports nothing of the library but `fast_wasm_kernels.ts`'s switch.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+import {isFastWasmKernelsActive} from './fast_wasm_kernels';
+import {POSTERIOR_KERNELS_WASM, POSTERIOR_KERNELS_WASM_SHARED} from './posterior_kernels_wasm';
+
+interface Exports {
+  softplus_scale(x: number, out: number, n: number, floor: number): void;
+  sigmoid_mul(dy: number, x: number, out: number, n: number): void;
+  normal_kl(mu: number, sigma: number, out: number, n: number, m: number, c: number, ls: number): void;
+  normal_kl_grad(dy: number, mu: number, sigma: number, dmu: number, dsigma: number, n: number, m: number, c: number): void;
+  noise_log_prob(eps: number, sigma: number, out: number, n: number, k: number): void;
+  noise_log_prob_grad(dy: number, eps: number, sigma: number, deps: number, dsigma: number, n: number): void;
+  mixture_log_prob(w: number, out: number, n: number, cw: number, k: number, offset: number, root: number, bound: number): void;
+  mixture_log_prob_grad(dy: number, w: number, out: number, n: number, cw: number, offset: number, root: number, bound: number): void;
+}
+
+/** The parts of tfjs's wasm backend used here (public methods of its `BackendWasm`). */
+interface WasmBackendLike {
+  wasm?: {asm?: {memory?: unknown}; wasmMemory?: unknown};
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array|Int32Array|Uint8Array;
+}
+
+/** The fused passes; every tensor argument is float32 and of one shape (the first one's). */
+export interface PosteriorKernels {
+  /** `softplus(ρ) + floor`. */
+  softplusScale(rho: tf.Tensor, floor: number): tf.Tensor;
+  /** `dy · sigmoid(x)`. */
+  sigmoidMul(dy: tf.Tensor, x: tf.Tensor): tf.Tensor;
+  /** `KL(N(μ, σ²) ‖ N(m, s²))` with `c = 1/s` and `ls = log s`. */
+  normalKL(mu: tf.Tensor, sigma: tf.Tensor, m: number, c: number, ls: number): tf.Tensor;
+  /** `[dy·(μ − m)c², dy·σc² − dy/σ]`. */
+  normalKLGrad(dy: tf.Tensor, mu: tf.Tensor, sigma: tf.Tensor, m: number, c: number): [tf.Tensor, tf.Tensor];
+  /** `−ε·(½ε) − log σ − k`. */
+  noiseLogProb(eps: tf.Tensor, sigma: tf.Tensor, k: number): tf.Tensor;
+  /** `[−dy·ε, −dy/σ]`. */
+  noiseLogProbGrad(dy: tf.Tensor, eps: tf.Tensor, sigma: tf.Tensor): [tf.Tensor, tf.Tensor];
+  /** `(k − z·(½z)) + softplus(offset − u²)`, `z = w·cw`, `u = clip(w, ±bound)·root`. */
+  mixtureLogProb(w: tf.Tensor, cw: number, k: number, offset: number, root: number, bound: number): tf.Tensor;
+  /** `dy·(−z·cw − sigmoid(offset − u²)·2u·root·[|w| ≤ bound])`. */
+  mixtureLogProbGrad(dy: tf.Tensor, w: tf.Tensor, cw: number, offset: number, root: number, bound: number): tf.Tensor;
+}
+
+const bound = new WeakMap<object, PosteriorKernels|null>();
+let passes = 0;
+
+/** Number of tensors the fused passes have produced since the process started (for tests and benchmarks). */
+export function posteriorKernelPasses(): number {
+  return passes;
+}
+const modules: {plain?: WebAssembly.Module|null; shared?: WebAssembly.Module|null} = {};
+
+/** Whether every tensor is float32, of `first`'s shape and held by `backend`. */
+function usable(backend: object, first: tf.Tensor, tensors: tf.Tensor[]): boolean {
+  const info = (tf.engine() as unknown as {state: {tensorInfo: WeakMap<object, {backend: object}>}}).state.tensorInfo;
+  for (const t of tensors) {
+    if (t.dtype !== 'float32' || !tf.util.arraysEqual(t.shape, first.shape) || info.get(t.dataId)?.backend !== backend) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The fused passes for the active backend, or `null` where they cannot run.
+ * `tensors`: the inputs of the call about to be made; `null` too unless all
+ * are float32 tensors of one shape on the active backend.
+ */
+export function posteriorKernels(...tensors: tf.Tensor[]): PosteriorKernels|null {
+  const engine = tf.engine();
+  if (engine.backendName !== 'wasm') return null;
+  const backend = engine.backend as unknown as object;
+  let kernels = bound.get(backend);
+  if (kernels === undefined) {
+    kernels = instantiate(backend as WasmBackendLike);
+    bound.set(backend, kernels);
+  }
+  if (kernels === null || !isFastWasmKernelsActive()) return null;
+  if (tensors.length > 0 && !usable(backend, tensors[0], tensors)) return null;
+  return kernels;
+}
+
+function instantiate(backend: WasmBackendLike): PosteriorKernels|null {
+  const memory = memoryOf(backend);
+  if (memory === null) return null;
+  let x: Exports;
+  try {
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const module = compiled(shared);
+    if (module === null) return null;
+    x = new WebAssembly.Instance(module, {env: {memory}}).exports as unknown as Exports;
+  } catch {
+    return null;
+  }
+  const at = (info: tf.TensorInfo): number => backend.typedArrayFromHeap(info).byteOffset;
+  const make = (shape: number[]): tf.TensorInfo => backend.makeOutput(shape, 'float32');
+  const wrap = (info: tf.TensorInfo): tf.Tensor => {
+    passes++;
+    return tf.engine().makeTensorFromTensorInfo(info, backend as unknown as tf.KernelBackend);
+  };
+  const f = Math.fround;
+  return {
+    softplusScale(rho, floor) {
+      const out = make(rho.shape);
+      if (rho.size > 0) x.softplus_scale(at(rho), at(out), rho.size, f(floor));
+      return wrap(out);
+    },
+    sigmoidMul(dy, v) {
+      const out = make(dy.shape);
+      if (dy.size > 0) x.sigmoid_mul(at(dy), at(v), at(out), dy.size);
+      return wrap(out);
+    },
+    normalKL(mu, sigma, m, c, ls) {
+      const out = make(mu.shape);
+      if (mu.size > 0) x.normal_kl(at(mu), at(sigma), at(out), mu.size, f(m), f(c), f(ls));
+      return wrap(out);
+    },
+    normalKLGrad(dy, mu, sigma, m, c) {
+      const dmu = make(mu.shape);
+      const dsigma = make(mu.shape);
+      if (mu.size > 0) x.normal_kl_grad(at(dy), at(mu), at(sigma), at(dmu), at(dsigma), mu.size, f(m), f(c));
+      return [wrap(dmu), wrap(dsigma)];
+    },
+    noiseLogProb(eps, sigma, k) {
+      const out = make(eps.shape);
+      if (eps.size > 0) x.noise_log_prob(at(eps), at(sigma), at(out), eps.size, f(k));
+      return wrap(out);
+    },
+    noiseLogProbGrad(dy, eps, sigma) {
+      const deps = make(eps.shape);
+      const dsigma = make(eps.shape);
+      if (eps.size > 0) x.noise_log_prob_grad(at(dy), at(eps), at(sigma), at(deps), at(dsigma), eps.size);
+      return [wrap(deps), wrap(dsigma)];
+    },
+    mixtureLogProb(w, cw, k, offset, root, b) {
+      const out = make(w.shape);
+      if (w.size > 0) x.mixture_log_prob(at(w), at(out), w.size, f(cw), f(k), f(offset), f(root), f(b));
+      return wrap(out);
+    },
+    mixtureLogProbGrad(dy, w, cw, offset, root, b) {
+      const out = make(w.shape);
+      if (w.size > 0) x.mixture_log_prob_grad(at(dy), at(w), at(out), w.size, f(cw), f(offset), f(root), f(b));
+      return wrap(out);
+    },
+  };
+}
+
+function memoryOf(backend: WasmBackendLike): WebAssembly.Memory|null {
+  if (typeof WebAssembly === 'undefined') return null;
+  const wasm = backend.wasm;
+  if (wasm == null) return null;
+  // The single-threaded builds export their memory (Module.asm.memory); the threaded build keeps it as Module.wasmMemory.
+  for (const candidate of [wasm.asm?.memory, wasm.wasmMemory]) {
+    if (candidate instanceof WebAssembly.Memory) return candidate;
+  }
+  return null;
+}
+
+function compiled(shared: boolean): WebAssembly.Module|null {
+  const key = shared ? 'shared' : 'plain';
+  if (modules[key] === undefined) {
+    const bytes = decodeBase64(shared ? POSTERIOR_KERNELS_WASM_SHARED : POSTERIOR_KERNELS_WASM);
+    modules[key] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  }
+  return modules[key] ?? null;
+}
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(new ArrayBuffer(binary.length));
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
