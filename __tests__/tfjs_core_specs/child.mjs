@@ -10,15 +10,16 @@
  * fused Adam (src/perf, the work tree's sources) are enabled before the specs
  * run; `off`: the module is loaded but disabled.
  *
- * Writes `{mode, seconds, specs: [{name, status, message}]}` (specs that ran)
- * to results.json.
+ * Writes `{mode, seconds, specs: [{name, status, message, messages, extra}]}`
+ * (specs that ran; `message`: the first failure's, `messages`: every failure's;
+ * `extra`: a convolution spec the filters leave out, filters.mjs) to results.json.
  */
 import {writeFileSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import {dirname, join} from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 
-import {alwaysIncluded, FILTERS, TEST_ENV} from './filters.mjs';
+import {alwaysIncluded, FILTERS, isExtraConvSpec, TEST_ENV} from './filters.mjs';
 
 const [mode, outFile] = process.argv.slice(2);
 if ((mode !== 'on' && mode !== 'off') || outFile == null) {
@@ -46,7 +47,8 @@ await importCore('register_all_gradients.js');
 require('@tensorflow/tfjs-backend-wasm');
 const jasmineUtil = await importCore('jasmine_util.js');
 jasmineUtil.setTestEnvs([TEST_ENV]);
-jasmineUtil.setupTestFilters(FILTERS, alwaysIncluded);
+// Also the convolution specs the filters leave out (marked `extra` in the results; see filters.mjs).
+jasmineUtil.setupTestFilters(FILTERS, (name) => alwaysIncluded(name) || isExtraConvSpec(name));
 
 const perf = await import(pathToFileURL(join(here, '..', '..', 'src', 'perf', 'index.ts')).href);
 if (mode === 'on') {
@@ -65,7 +67,9 @@ await new Promise((resolve) => {
     specDone(result) {
       if (result.status === 'excluded' || result.status === 'pending') return;
       const failure = result.failedExpectations?.[0];
-      specs.push({name: result.fullName, status: result.status, message: failure?.message ?? ''});
+      specs.push({name: result.fullName, status: result.status, message: failure?.message ?? '',
+                  messages: (result.failedExpectations ?? []).map((f) => f.message),
+                  extra: isExtraConvSpec(result.fullName)});
     },
     jasmineDone: resolve,
   });

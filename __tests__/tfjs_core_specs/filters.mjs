@@ -144,3 +144,32 @@ export const FILTERS = TABLE.map(([match, ...excludes]) => {
 export function alwaysIncluded(fullName) {
   return !fullName.includes(TEST_ENV.name) || fullName.startsWith('wasm');
 }
+
+/** Whether tfjs's wasm set-up runs the spec of this full name (tfjs-core's `setupTestFilters` over FILTERS). */
+export function selectedByFilters(fullName) {
+  if (alwaysIncluded(fullName)) return true;
+  for (const f of FILTERS) {
+    if ((f.include != null && fullName.includes(f.include)) || (f.startsWith != null && fullName.startsWith(f.startsWith))) {
+      return !(f.excludes ?? []).some((e) => fullName.includes(e));
+    }
+  }
+  return false;
+}
+
+/**
+ * The message of a spec that fails on wasm for lack of the kernel this
+ * library adds there (tfjs-backend-wasm 4.22 has no `Conv2DBackpropFilter`).
+ */
+export const MISSING_FILTER_KERNEL = "Kernel 'Conv2DBackpropFilter' not registered for backend 'wasm'";
+
+/**
+ * The convolution specs the filters leave out (conv2d, conv2dTranspose, fused
+ * conv2d, conv1d, separableConv2d: their gradient specs, and the others excluded by
+ * name). Both passes run them as extras: those failing with the kernels off
+ * only for MISSING_FILTER_KERNEL must pass with the kernels on; those passing
+ * with the kernels off must still pass with them on; the rest (excluded for
+ * other reasons, failing either way) are only counted.
+ */
+export function isExtraConvSpec(fullName) {
+  return !selectedByFilters(fullName) && /conv/i.test(fullName);
+}
