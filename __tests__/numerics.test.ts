@@ -41,8 +41,13 @@ import {denseFlipout, denseLocalReparameterization, denseReparameterization} fro
 import {gaussianKL, gaussianKLElementwise} from '../src/layers/kl_divergence';
 import {reparameterizeWithNoise} from '../src/layers/reparameterize';
 import {bernoulliNLL, categoricalNLL, gaussianNLL, PROBABILITY_EPSILON} from '../src/losses';
+import {lgammaNumber} from '../src/distributions/special';
+import {ConjugateKnownMeanPrior, ConjugatePrior} from '../src/priors/conjugate';
+import {EmpiricalBayesPrior} from '../src/priors/empirical_bayes';
 import {GaussianPrior} from '../src/priors/gaussian';
+import type {Prior, PriorContext} from '../src/priors/prior';
 import {ScaleMixturePrior} from '../src/priors/scale_mixture';
+import type {LayerVariable} from '../src/util/tfjs_types';
 
 // ---------------------------------------------------------------------------
 // float64 references
@@ -616,6 +621,162 @@ const PRIOR_ROWS: Row[] = [
     gtol: 2e-5, gmag: (v) => ({rho: v.rho.map(() => 1e3)}),
   })),
 ];
+
+// --- the conjugate, fan-in and empirical-Bayes priors ---------------------------
+
+/**
+ * The Normal-Gamma log marginal likelihood of w (kappa0 = null: the known-mean
+ * Gamma-precision one) and its gradient, in double, with βₙ in log space
+ * (Σ(w − w̄)² of 1e20s is 1e40, beyond float32 but not double).
+ */
+function conjugateRef(w: number[], mu0: number, kappa0: number|null, alpha0: number, beta0: number): {value: number; grad: number[]} {
+  const n = w.length;
+  const alphaN = alpha0 + n / 2;
+  const mean = kappa0 === null ? mu0 : w.reduce((a, b) => a + b, 0) / n;
+  const kappaN = kappa0 === null ? 0 : kappa0 + n;
+  const shift = kappa0 === null ? 0 : kappa0 * n * (mean - mu0) ** 2 / (2 * kappaN);
+  const betaN = beta0 + w.reduce((a, x) => a + (x - mean) ** 2, 0) / 2 + shift;
+  let value = lgammaNumber(alphaN) - lgammaNumber(alpha0) + alpha0 * Math.log(beta0) - alphaN * Math.log(betaN) - n * HALF_LOG_2PI;
+  if (kappa0 !== null) value += 0.5 * Math.log(kappa0 / kappaN);
+  // ∂βₙ/∂w_i = (w_i − w̄) + κ₀(w̄ − μ₀)/κₙ (the Σ(w − w̄) = 0 terms drop out).
+  const grad = w.map((x) => -alphaN / betaN * ((x - mean) + (kappa0 === null ? 0 : kappa0 * (mean - mu0) / kappaN)));
+  return {value, grad};
+}
+
+const CONJUGATES: Array<[string, () => Prior, number, number|null, number, number]> = [
+  ['ConjugatePrior() (μ₀ 0, κ₀ 1, α₀ 1, β₀ 1)', () => new ConjugatePrior(), 0, 1, 1, 1],
+  ['ConjugatePrior({mu0: 3, kappa0: 1e-3, alpha0: 0.5, beta0: 1e-6})',
+    () => new ConjugatePrior({mu0: 3, kappa0: 1e-3, alpha0: 0.5, beta0: 1e-6}), 3, 1e-3, 0.5, 1e-6],
+  ['ConjugateKnownMeanPrior() (μ₀ 0, α₀ 1, β₀ 1)', () => new ConjugateKnownMeanPrior(), 0, null, 1, 1],
+  ['ConjugateKnownMeanPrior({mu0: -2, alpha0: 50, beta0: 1e4})',
+    () => new ConjugateKnownMeanPrior({mu0: -2, alpha0: 50, beta0: 1e4}), -2, null, 50, 1e4],
+];
+
+/** A PriorContext for the rows: addWeight hands out the row's own input tensor (so it is differentiated). */
+function rowContext(shape: number[], fanIn: number, rhoP?: tf.Tensor): PriorContext {
+  return {
+    name: shape.length >= 2 ? 'kernel' : 'bias', shape, fanIn,
+    addWeight: () => ({read: () => rhoP}) as unknown as LayerVariable,
+  };
+}
+
+const CONJUGATE_W: Array<[string, number[]]> = [
+  ['w ±1e20 (βₙ 1e40)', [1e20, -1e20, 3, 0]],
+  ['w all equal', [0.5, 0.5, 0.5, 0.5]],
+  ['w ±1e-30', [1e-30, -1e-30, 0, 2e-30]],
+  ['w 1e4 (|w̄ − μ₀| large)', [1e4, 1e4, 1e4, 1.0001e4]],
+];
+
+PRIOR_ROWS.push(
+  ...CONJUGATES.flatMap(([label, make, mu0, kappa0, alpha0, beta0]) => CONJUGATE_W.map(([corner, w]): Row => ({
+    name: `${label}.logProbSum: ${corner}`,
+    inputs: {w: vec(w)},
+    f: (t) => make().logProbSum(t.w),
+    ref: (v) => [conjugateRef(v.w, mu0, kappa0, alpha0, beta0).value],
+    dref: (v) => ({w: conjugateRef(v.w, mu0, kappa0, alpha0, beta0).grad}),
+    // Relative to the largest gradient element (an element at the mean has a gradient near 0).
+    gmag: (v) => {
+      const g = conjugateRef(v.w, mu0, kappa0, alpha0, beta0).grad;
+      const m = Math.max(...g.map(Math.abs));
+      return {w: g.map(() => m)};
+    },
+    mag: (v) => [Math.abs(lgammaNumber(alpha0 + v.w.length / 2)) + Math.abs(alpha0 * Math.log(beta0)) +
+      Math.abs((alpha0 + v.w.length / 2) * Math.log(beta0 + v.w.reduce((a, x) => a + (x - mu0) ** 2, 0))) + 4],
+    rtol: 1e-6, why: 'a double constant minus αₙ·log βₙ, log βₙ = 2 log a + log(≤ 1 + n) in ≤ 8 roundings, relative to the largest term (mag)',
+    gtol: 2e-5,
+  }))),
+  ...CONJUGATES.map(([label, make, mu0, kappa0, alpha0, beta0]): Row => ({
+    name: `${label}.divergence(μ, softplusScale(ρ), eps): Monte Carlo, ρ ±1e3, |μ| 1e4, eps 0`,
+    inputs: {loc: vec(PRIOR_LOC), rho: vec(RHO), eps: vec([0, 1, -2, 0.5])},
+    f: (t) => make().divergence(t.loc, softplusScale(t.rho), t.eps),
+    ref: (v) => {
+      const s = v.rho.map((r) => f32(softplus(r) + FLOOR));
+      const w = v.loc.map((m, i) => f32(m + f32(s[i] * v.eps[i])));
+      return [v.eps.reduce((a, e, i) => a - 0.5 * e * e - Math.log(s[i]) - HALF_LOG_2PI, 0) - conjugateRef(w, mu0, kappa0, alpha0, beta0).value];
+    },
+    dref: (v) => {
+      const s = v.rho.map((r) => f32(softplus(r) + FLOOR));
+      const w = v.loc.map((m, i) => f32(m + f32(s[i] * v.eps[i])));
+      const g = conjugateRef(w, mu0, kappa0, alpha0, beta0).grad;
+      return {
+        loc: g.map((gi) => -gi),
+        rho: g.map((gi, i) => (-1 / s[i] - v.eps[i] * gi) * sigmoid(v.rho[i])),
+        eps: g.map((gi, i) => -v.eps[i] - s[i] * gi),
+      };
+    },
+    mag: (v) => [v.rho.reduce((a, r) => a + Math.abs(Math.log(f32(softplus(r) + FLOOR))) + 3, 0) +
+      Math.abs(conjugateRef(v.loc, mu0, kappa0, alpha0, beta0).value) + 10],
+    rtol: 2e-6, why: 'log q (four terms) minus the joint log-density, each ≤ 8 roundings, relative to Σ|terms| (mag)',
+    gtol: 2e-5, gmag: (v) => ({rho: v.rho.map(() => 1e3), loc: v.loc.map(() => 1e-2), eps: v.eps.map(() => 1e3)}),
+  })),
+  ...([[1, 4], [1, 1e6], [1e4, 1]] as const).map(([scale, fanIn]): Row => ({
+    name: `GaussianPrior({scaleByFanIn: true, scale: ${scale}}) bound to a [2, 2] kernel of fan-in ${fanIn}: σ_p = ${scale}/√${fanIn}, ρ ±1e3, |μ| 1e4`,
+    inputs: {loc: flat([2, 2], PRIOR_LOC), rho: flat([2, 2], RHO)},
+    f: (t) => new GaussianPrior({scaleByFanIn: true, scale}).bind(rowContext([2, 2], fanIn))
+        .divergence(t.loc, softplusScale(t.rho), {eps: null, draw: () => tf.zeros([2, 2])}),
+    ref: (v) => {
+      const sp = scale / Math.sqrt(fanIn);
+      return [v.loc.reduce((sum, m, i) => {
+        const s = f32(softplus(v.rho[i]) + FLOOR);
+        return sum + 0.5 * ((s / sp) ** 2 + (m / sp) ** 2) - 0.5 - Math.log(s / sp);
+      }, 0)];
+    },
+    dref: (v) => {
+      const sp = scale / Math.sqrt(fanIn);
+      return {
+        loc: v.loc.map((m) => m / sp ** 2),
+        rho: v.rho.map((r) => {
+          const s = f32(softplus(r) + FLOOR);
+          return (s / sp ** 2 - 1 / s) * sigmoid(r);
+        }),
+      };
+    },
+    gmag: (v) => {
+      const sp = scale / Math.sqrt(fanIn);
+      return {rho: v.rho.map((r) => (f32(softplus(r) + FLOOR) / sp ** 2 + 1 / f32(softplus(r) + FLOOR)) * sigmoid(r))};
+    },
+    rtol: 2e-6, why: 'a sum of four positive KLs, each term rounded once or twice (the normalKL rows)',
+  })),
+  ...([[1, 0], [1e-4, 0], [1e3, 5]] as const).map(([priorScale, priorLoc]): Row => ({
+    name: `EmpiricalBayesPrior bound, prior scale ${priorScale} (ρ_p an input), mean ${priorLoc}: ρ ±1e3, |μ| 1e4`,
+    inputs: {loc: vec(PRIOR_LOC), rho: vec(RHO), rhoP: flat([], [inverseSoftplusScale(priorScale)])},
+    f: (t) => new EmpiricalBayesPrior({initialLoc: priorLoc}).bind(rowContext([4], 3, t.rhoP))
+        .divergence(t.loc, softplusScale(t.rho), {eps: null, draw: () => tf.zeros([4])}),
+    ref: (v) => {
+      const sp = f32(softplus(v.rhoP[0]) + FLOOR);
+      return [v.loc.reduce((sum, m, i) => {
+        const s = f32(softplus(v.rho[i]) + FLOOR);
+        return sum + 0.5 * ((s / sp) ** 2 + ((m - priorLoc) / sp) ** 2) - 0.5 - Math.log(s / sp);
+      }, 0)];
+    },
+    dref: (v) => {
+      const sp = f32(softplus(v.rhoP[0]) + FLOOR);
+      const ss = v.rho.map((r) => f32(softplus(r) + FLOOR));
+      return {
+        loc: v.loc.map((m) => (m - priorLoc) / sp ** 2),
+        rho: v.rho.map((r, i) => (ss[i] / sp ** 2 - 1 / ss[i]) * sigmoid(r)),
+        // ∂/∂s_p Σ KL = Σ [1/s_p − (σ² + (μ − m)²)/s_p³], times sigmoid(ρ_p).
+        rhoP: [v.loc.reduce((a, m, i) => a + 1 / sp - (ss[i] ** 2 + (m - priorLoc) ** 2) / sp ** 3, 0) * sigmoid(v.rhoP[0])],
+      };
+    },
+    mag: (v) => {
+      const sp = f32(softplus(v.rhoP[0]) + FLOOR);
+      return [v.loc.reduce((sum, m, i) => {
+        const s = f32(softplus(v.rho[i]) + FLOOR);
+        return sum + 0.5 * ((s / sp) ** 2 + ((m - priorLoc) / sp) ** 2) + 0.5 + Math.abs(Math.log(s / sp));
+      }, 0)];
+    },
+    gmag: (v) => {
+      const sp = f32(softplus(v.rhoP[0]) + FLOOR);
+      const ss = v.rho.map((r) => f32(softplus(r) + FLOOR));
+      return {
+        rho: v.rho.map((r, i) => (ss[i] / sp ** 2 + 1 / ss[i]) * sigmoid(r)),
+        rhoP: [v.loc.reduce((a, m, i) => a + 1 / sp + (ss[i] ** 2 + (m - priorLoc) ** 2) / sp ** 3, 0) * sigmoid(v.rhoP[0])],
+      };
+    },
+    rtol: 2e-6, why: 'the normalKL closed form with a tensor prior scale, summed; relative to the largest term (mag)',
+  })),
+);
 
 // --- dense estimators ---------------------------------------------------------
 

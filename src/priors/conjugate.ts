@@ -20,18 +20,27 @@ import {JointPrior, mcSamplesOption, registerBuiltinPrior} from './prior';
  *
  * where the second logarithm's argument lies in [1, 1 + Σ c_k·size_k] (the
  * squares cannot overflow). The value does not depend on `a`, so neither
- * does the gradient (autodiff's terms through `a` cancel). Finite whenever
- * the v_k are.
+ * does the gradient: `a` is held constant for autodiff (its two paths
+ * cancel exactly, but in float32 each is a product like (v/a²)·… whose
+ * factor 1/a² underflows for |v| ≳ 10¹⁹ while the other does not, which
+ * would leave one path and triple the gradient). Finite whenever the v_k are.
  */
 function logBetaPlusSquares(beta0: number, terms: Array<[tf.Tensor, number]>): tf.Scalar {
   return tf.tidy(() => {
     let a: tf.Tensor = tf.scalar(Math.sqrt(beta0));
     for (const [v, c] of terms) a = tf.maximum(a, tf.mul(tf.max(tf.abs(v)), Math.sqrt(c)));
+    a = constantForGradient(a);
     let inner: tf.Tensor = tf.div(beta0, tf.square(a));
     for (const [v, c] of terms) inner = tf.add(inner, tf.mul(tf.sum(tf.square(tf.div(v, a))), c));
     return tf.add(tf.mul(tf.log(a), 2), tf.log(inner)) as tf.Scalar;
   });
 }
+
+/** `x` as a value, with no gradient flowing back through it. */
+const constantForGradient = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 
 /** The mean of a tensor as Σ (w/n): no overflow of the sum before the mean's. */
 function safeMean(w: tf.Tensor): tf.Tensor {
