@@ -140,6 +140,7 @@ describe('examples/mnist-vae/train.mjs', () => {
     expect(logLikelihood.negativeLogLikelihood).toBeLessThanOrEqual(logLikelihood.negativeElbo);
     expect(logLikelihood.standardError).toBeGreaterThan(0);
     expect(metrics.runs).toHaveLength(1);
+    expect(metrics.backend).toEqual({backend: 'wasm', reason: 'requested with --backend'});
     expect(metrics.runs[0].backend.backend).toBe('wasm');
     expect(metrics.runs[0].times.trainSeconds).toBeGreaterThan(0);
     expect(fs.existsSync(path.join(out, 'model', 'model.json'))).toBe(true);

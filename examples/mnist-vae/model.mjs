@@ -90,12 +90,31 @@ export function setKLWeight(model, weight) {
 }
 
 /**
- * The encoder mean x → z_mu and the decoder z → logits of a built or loaded VAE.
- * @returns {{encoderMean: tf.LayersModel, decoder: tf.LayersModel}}
+ * The decoder z → logits of a built or loaded VAE, and each image's latent code at the
+ * posterior's "mean": μ(x) for the Gaussian, f_K ∘ … ∘ f_1(μ(x)) for a flow posterior (the
+ * latent layer's inferenceMode 'mean', switched back to 'sample' afterwards).
+ * @returns {{decoder: tf.LayersModel, latentMeans: (x: tf.Tensor) => Float32Array}} rows [n, latent]
  */
 export function parts(vae) {
-  const encoderMean = tfl.model({inputs: vae.inputs, outputs: vae.getLayer('z_mu').output, name: 'encoder_mean'});
-  return {encoderMean, decoder: vae.getLayer('decoder')};
+  const zLayer = vae.getLayer('z');
+  const encoder = tfl.model({inputs: vae.inputs, outputs: zLayer.output, name: 'encoder_mean'});
+  const latentMeans = (x) => {
+    const before = zLayer.inferenceMode;
+    zLayer.inferenceMode = 'mean';
+    try {
+      const rows = predictRows(encoder, x);
+      const n = x.shape[0];
+      const width = rows.length / n;             // samples · latent: the k copies of the mean, example-major
+      const latent = zLayer.output.shape[1];
+      if (width === latent) return rows;
+      const out = new Float32Array(n * latent);
+      for (let i = 0; i < n; i++) out.set(rows.subarray(i * width, i * width + latent), i * latent);
+      return out;
+    } finally {
+      zLayer.inferenceMode = before;
+    }
+  };
+  return {decoder: vae.getLayer('decoder'), latentMeans};
 }
 
 /** Runs `model.predict` in batches and returns the rows as one Float32Array ([n, width]). */

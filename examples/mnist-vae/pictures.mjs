@@ -46,7 +46,8 @@ export function gridQuantiles(size = 15) {
 }
 
 /**
- * latent.png: a scatter of the first two coordinates of `means` ([n, latent] rows) by label.
+ * latent.png: a scatter of the first two coordinates of `means` ([n, latent] rows) by label; for a flow
+ * posterior the means are pushed through the flows (f_K ∘ … ∘ f_1(μ)).
  * @returns {Promise<{file: string, width: number, height: number, title: string}>}
  */
 export async function writeLatentPlot(file, {means, labels, latent, posterior, labelTitle = 'digit'}) {
@@ -56,8 +57,8 @@ export async function writeLatentPlot(file, {means, labels, latent, posterior, l
   const notes = [];
   if (latent > 2) notes.push(`first 2 of ${latent} dimensions`);
   if (latent === 1) notes.push('1 dimension, y = 0');
-  if (posterior !== 'gaussian') notes.push('means of the base Gaussian q0, before the flows');
-  const title = `Test-set encoder means μ(x), ${n} images${notes.length ? ` (${notes.join('; ')})` : ''}`;
+  const what = posterior === 'gaussian' ? 'encoder means μ(x)' : 'flowed means f(μ(x))';
+  const title = `Test-set ${what}, ${n} images${notes.length ? ` (${notes.join('; ')})` : ''}`;
   const out = await writeChartPng(scatterChart({points, title, xTitle: 'z1', yTitle: latent > 1 ? 'z2' : '',
     groupTitle: labelTitle, width: 440, height: 440, size: 10, opacity: 0.65}), file);
   return {...out, title};

@@ -22,7 +22,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {chooseBackend} from './backend.mjs';
-import {ARCHITECTURE_KEYS, buildVae, compileVae, parts, predictRows, setKLWeight} from './model.mjs';
+import {ARCHITECTURE_KEYS, buildVae, compileVae, parts, setKLWeight} from './model.mjs';
 import {parseOptions, SHORT_USAGE} from './options.mjs';
 import {writeLatentPlot, writeLossPlot, writeManifold} from './pictures.mjs';
 import {EpochProgress} from './progress.mjs';
@@ -267,8 +267,8 @@ async function main(argv) {
   // ---- pictures ----
   fs.mkdirSync(out, {recursive: true});
   const tPictures = performance.now();
-  const {encoderMean, decoder} = parts(vae);
-  const means = predictRows(encoderMean, xTest);
+  const {latentMeans, decoder} = parts(vae);
+  const means = latentMeans(xTest);
   const latentPlot = await writeLatentPlot(path.join(out, 'latent.png'),
       {means, labels: data.test.labels, latent: opts.latent, posterior: opts.posterior, labelTitle: data.fashion ? 'class' : 'digit'});
   const manifold = await writeManifold(path.join(out, 'manifold.png'), {decoder, latent: opts.latent, rows: data.rows, cols: data.cols});
@@ -316,6 +316,7 @@ async function main(argv) {
     version: METRICS_VERSION,
     options: Object.fromEntries(Object.entries(opts).filter(([k]) => k !== 'resume')),
     data: {name: data.name, train: data.train.n, test: data.test.n, pixels: data.pixels},
+    backend: chosen,
     epochs: history,
     final: {
       test: {negativeElbo: objectiveTest.negativeElbo, loss: objectiveTest.loss, reconstruction: objectiveTest.dataTerm,
