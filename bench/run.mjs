@@ -22,7 +22,10 @@ const BENCHMARKS = [
   {name: 'backend-step', load: () => import('./backend_step.mjs')},
   {name: 'matmul-transpose', load: () => import('./matmul_transpose.mjs')},
   {name: 'bayesian-dense-step', load: () => import('./bayesian_dense_step.mjs')},
+  {name: 'bayesian-conv2d-step', load: () => import('./bayesian_conv2d_step.mjs')},
   {name: 'iwae-step', load: () => import('./iwae_step.mjs')},
+  {name: 'conv-step', load: () => import('./conv_step.mjs')},
+  {name: 'predictive', load: () => import('./predictive.mjs')},
   // `memory` before `fashion-vae-epoch`: the wasm heap never shrinks, and the full data set would inflate its RSS.
   {name: 'memory', load: () => import('./memory.mjs')},
   {name: 'fashion-vae-epoch', load: () => import('./fashion_vae_epoch.mjs')},
