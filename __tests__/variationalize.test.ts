@@ -14,6 +14,7 @@ import * as tfv from '../src';
 import {SCALE_FLOOR} from '../src/distributions/normal';
 import {BayesianConv2D} from '../src/layers/bayesian_conv2d';
 import {BayesianDense} from '../src/layers/bayesian_dense';
+import {DENSE_CONVERTER} from '../src/convert/layer_conversions';
 import {MopedPrior} from '../src/convert/moped_prior';
 import {DivergenceLayer} from '../src/layers/divergence_layer';
 import {modelLayers} from '../src/layers/model_layers';
@@ -297,6 +298,13 @@ describe('variationalize: structure and report', () => {
     once.model.dispose();
     twice.model.dispose();
     net.dispose();
+  });
+
+  it('keeps a layer deterministic when its config has an option the Bayesian layer lacks (the converter refuses)', () => {
+    const config = {...tfl.layers.dense({units: 2, name: 'd'}).getConfig(), futureOption: 3};
+    expect(DENSE_CONVERTER.convert(config, {bayesianBias: false})).toEqual({reason: 'its option \'futureOption\' has no counterpart in BayesianDense'});
+    const plain = DENSE_CONVERTER.convert(tfl.layers.dense({units: 2, name: 'd'}).getConfig(), {bayesianBias: false, numExamples: 5});
+    expect(plain).toMatchObject({className: 'BayesianDense', config: {units: 2, name: 'd', numExamples: 5}, dropped: []});
   });
 
   it('refuses a layer class that is not registered for serialization, naming it', () => {
