@@ -71,9 +71,9 @@ it('rejects two-parameter constructors, a missing className, configs that do not
 
 it('built-in priors reject unknown options, listing the known ones', () => {
   expect(() => tfv.priors.gaussian({sigma: 1} as unknown as {scale: number}))
-      .toThrow("gaussianPrior: unknown option 'sigma'. Known options: loc, scale");
+      .toThrow("gaussianPrior: unknown option 'sigma'. Known options: loc, scale, scaleByFanIn, biasScale");
   expect(() => tfv.priors.scaleMixture({pi: 0.5, sigma1: 1} as unknown as {pi: number}))
-      .toThrow("scaleMixturePrior: unknown option 'sigma1'. Known options: pi, scale1, scale2");
+      .toThrow("scaleMixturePrior: unknown option 'sigma1'. Known options: pi, scale1, scale2, mcSamples");
   expect(() => tfv.layers.bayesianDense({units: 1, numExamples: 4, prior: {className: 'GaussianPrior', config: {sigma: 1}}}))
       .toThrow(/gaussianPrior: unknown option 'sigma'/);
 });

@@ -9,6 +9,7 @@ import {
   getPrior, Prior, registeredPriorNames, registerPrior, scaleMixture, ScaleMixturePrior, serializePrior,
 } from '../src/priors';
 import type {PriorContext, PriorNoise} from '../src/priors';
+import {bayesianConv2d} from '../src/layers/bayesian_conv2d';
 import {bayesianDense} from '../src/layers/bayesian_dense';
 import {roundTripInMemory} from './helpers/io';
 import {expectClose, NODE_BACKENDS, useBackend} from './helpers/backends';
@@ -578,6 +579,30 @@ describe('new priors: configs, registry and option errors', () => {
     }
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([loc, scale, eps, ...kept.map((w) => w.read())]);
+  });
+});
+
+describe('the fan-in Gaussian inside the layers', () => {
+  beforeAll(async () => useBackend('cpu'));
+
+  it('bayesianDense and bayesianConv2d bind it with their fan-in: the layer\'s KL is the closed form at σ_p = 1/√fanIn (kernel), 0.01 (bias)', () => {
+    const cases: Array<[tfl.layers.Layer, number[], number]> = [
+      [bayesianDense({units: 3, klWeight: 1, bayesianBias: true, prior: gaussian({scaleByFanIn: true}), seed: 1}), [2, 5], 5],
+      [bayesianConv2d({filters: 2, kernelSize: [2, 3], klWeight: 1, bayesianBias: true, prior: gaussian({scaleByFanIn: true}), seed: 1}),
+        [1, 4, 4, 3], 2 * 3 * 3],
+    ];
+    for (const [layer, inputShape, fanIn] of cases) {
+      tf.dispose(layer.apply(tf.ones(inputShape), {training: true}) as tf.Tensor);
+      const [kl] = layer.calculateLosses();
+      const w: Record<string, number[]> = {};
+      for (const v of layer.weights) w[v.originalName.split('/').pop() as string] = Array.from(v.read().dataSync());
+      const sum = (locs: number[], rhos: number[], sp: number) => locs.reduce((a, m, i) => a + kl64(m, scale64(rhos[i]), 0, sp), 0);
+      const want = sum(w['kernel_loc'], w['kernel_untransformed_scale'], 1 / Math.sqrt(fanIn)) +
+        sum(w['bias_loc'], w['bias_untransformed_scale'], 0.01);
+      expectClose(kl.dataSync()[0], want, 1e-5, 1e-4);
+      tf.dispose(kl);
+      layer.dispose();
+    }
   });
 });
 
