@@ -9,7 +9,7 @@ import {modelLayers} from '../layers/model_layers';
 import {argumentError, checkBoolean, checkKnownOptions, checkOneOf, checkPositiveInteger} from '../util/validate';
 import {Accumulator, ClassificationAccumulator, RegressionAccumulator} from './accumulators';
 import {stochasticLayers} from './inference_switch';
-import {inferTask, outputLayer, PredictiveTask} from './task';
+import {inferTask, isGaussianOutput, outputLayer, PredictiveTask} from './task';
 
 export type {PredictiveTask} from './task';
 
@@ -94,6 +94,11 @@ export type Prediction = RegressionPrediction|ClassificationPrediction;
 
 const WHERE = 'predictive';
 
+/** Shapes as error messages print them: `[2, 3], [2, 3]`. */
+function showShapes(tensors: tf.Tensor[]): string {
+  return tensors.map((t) => `[${t.shape.join(', ')}]`).join(', ');
+}
+
 // ------------------------------------------------------------ arguments
 
 function checkInputs(model: tfl.LayersModel, x: unknown): tf.Tensor[] {
@@ -109,7 +114,7 @@ function checkInputs(model: tfl.LayersModel, x: unknown): tf.Tensor[] {
   const n = tensors[0].rank === 0 ? -1 : tensors[0].shape[0];
   if (n < 1 || tensors.some((t) => t.rank === 0 || t.shape[0] !== n)) {
     throw new Error(`${WHERE}: expected x's tensors to share a first (batch) axis of at least one example. ` +
-        `Received: x shapes=${tensors.map((t) => `[${t.shape.join(', ')}]`).join(', ')}`);
+        `Received: x shapes=${showShapes(tensors)}`);
   }
   return tensors;
 }
@@ -119,7 +124,7 @@ function drawsPerPass(outputs: tf.Tensor[], b: number): number {
   const rows = outputs[0].rank === 0 ? 0 : outputs[0].shape[0];
   if (rows < b || rows % b !== 0 || outputs.some((o) => o.rank === 0 || o.shape[0] !== rows)) {
     throw new Error(`${WHERE}: expected the model's outputs to have b or b·k rows for a batch of b = ${b} examples ` +
-        `(k draws per example, example-major). Received: output shapes=${outputs.map((o) => `[${o.shape.join(', ')}]`).join(', ')}`);
+        `(k draws per example, example-major). Received: output shapes=${showShapes(outputs)}`);
   }
   return rows / b;
 }
@@ -128,18 +133,17 @@ function drawsPerPass(outputs: tf.Tensor[], b: number): number {
 function checkClassAxis(out: tf.Tensor): void {
   if (out.rank < 2) {
     throw new Error(`${WHERE}: task 'classification' expects outputs [batch, ..., classes] (classes on the last axis). ` +
-        `Received: output shape=[${out.shape.join(', ')}]`);
+        `Received: output shape=${showShapes([out])}`);
   }
 }
 
 /** A Gaussian head: one output `[…, 2·d]` (mean then log-variance) or two of equal shapes. */
 function checkGaussianHead(outputs: tf.Tensor[]): void {
-  const shapes = outputs.map((o) => `[${o.shape.join(', ')}]`).join(', ');
   const ok = outputs.length === 2 ? outputs[0].shape.join() === outputs[1].shape.join() :
       outputs[0].rank >= 2 && outputs[0].shape[outputs[0].rank - 1] % 2 === 0;
   if (!ok) {
     throw new Error(`${WHERE}: gaussianHead expects one output [..., 2·d] (mean then log-variance) or two outputs ` +
-        `[mean, logVar] of equal shapes. Received: output shapes=${shapes}`);
+        `[mean, logVar] of equal shapes. Received: output shapes=${showShapes(outputs)}`);
   }
 }
 
@@ -229,10 +233,8 @@ export async function predictive(model: tfl.LayersModel, x: tf.Tensor|tf.Tensor[
   const task = args.task === undefined ? inferTask(WHERE, model) : checkOneOf(WHERE, 'task', args.task, TASKS);
   const fromLogits = args.fromLogits === undefined ? false : checkBoolean(WHERE, 'fromLogits', args.fromLogits);
   const resetSeeds = args.resetSeeds === undefined ? false : checkBoolean(WHERE, 'resetSeeds', args.resetSeeds);
-  const out = outputLayer(model);
   const gaussianHead = args.gaussianHead === undefined ?
-      task === 'regression' && out !== null && out.getClassName() === 'GaussianOutput' :
-      checkBoolean(WHERE, 'gaussianHead', args.gaussianHead);
+      task === 'regression' && isGaussianOutput(outputLayer(model)) : checkBoolean(WHERE, 'gaussianHead', args.gaussianHead);
   if (task === 'regression' && fromLogits) {
     throw new Error(`${WHERE}: fromLogits applies to task 'classification'. Received: task='regression', fromLogits=true`);
   }
@@ -240,10 +242,10 @@ export async function predictive(model: tfl.LayersModel, x: tf.Tensor|tf.Tensor[
     throw new Error(`${WHERE}: gaussianHead applies to task 'regression'. Received: task='classification', gaussianHead=true`);
   }
   const numOutputs = (model.outputs ?? [null]).length;
-  if (!(gaussianHead ? [1, 2] : [1]).includes(numOutputs)) {
-    throw new Error(`${WHERE}: expected a model with one output${gaussianHead ? ' (or two: [mean, logVar])' : ''}` +
-        `${task === 'regression' && !gaussianHead ? ', or gaussianHead: true for two outputs [mean, logVar]' : ''}. ` +
-        `Received: ${numOutputs} outputs`);
+  if (numOutputs !== 1 && !(gaussianHead && numOutputs === 2)) {
+    const hint = gaussianHead ? ' (or two: [mean, logVar])' :
+        task === 'regression' ? ', or gaussianHead: true for two outputs [mean, logVar]' : '';
+    throw new Error(`${WHERE}: expected a model with one output${hint}. Received: ${numOutputs} outputs`);
   }
   const seeded = resetSeeds ? seedResetters(model, stochastic) : [];
 
@@ -266,10 +268,13 @@ export async function predictive(model: tfl.LayersModel, x: tf.Tensor|tf.Tensor[
           const outputs = Array.isArray(y) ? y : [y];
           try {
             const k = drawsPerPass(outputs, b);
-            if (s === 0 && gaussianHead) checkGaussianHead(outputs);
-            if (s === 0 && task === 'classification') checkClassAxis(outputs[0]);
-            if (s === 0 && task === 'classification' && !fromLogits) await checkProbabilities(outputs[0]);
-            if (s === 0) drawsPerExample = k;
+            if (s === 0) {
+              // The first pass of each batch shows what the outputs are.
+              if (gaussianHead) checkGaussianHead(outputs);
+              if (task === 'classification') checkClassAxis(outputs[0]);
+              if (task === 'classification' && !fromLogits) await checkProbabilities(outputs[0]);
+              drawsPerExample = k;
+            }
             acc.add(outputs, k);
           } finally {
             tf.dispose(outputs);

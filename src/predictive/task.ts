@@ -22,7 +22,7 @@ function compiledLosses(model: tfl.LayersModel): string[] {
   const loss = (model as unknown as {loss?: unknown}).loss;
   const list = loss == null ? [] : Array.isArray(loss) ? loss : typeof loss === 'object' ? Object.values(loss) : [loss];
   const fns = (model as unknown as {lossFunctions?: unknown[]}).lossFunctions ?? [];
-  return [...list, ...fns].map(lossKey).filter((k) => k !== '');
+  return [...new Set([...list, ...fns].map(lossKey).filter((k) => k !== ''))];
 }
 
 /** The layer producing the model's one output, looking inside a nested model that is the output layer. */
@@ -34,6 +34,11 @@ export function outputLayer(model: tfl.LayersModel): tfl.layers.Layer|null {
     layer = outs.length === 1 ? outs[0] : null;
   }
   return layer;
+}
+
+/** True for a `tfv.layers.gaussianOutput` layer (by class name, so another copy of the library counts too). */
+export function isGaussianOutput(layer: tfl.layers.Layer|null): boolean {
+  return layer !== null && layer.getClassName() === 'GaussianOutput';
 }
 
 /** The activation of `layer` as its config names it (`Softmax` and `Activation` layers included), or null. */
@@ -48,13 +53,17 @@ function activationOf(layer: tfl.layers.Layer): string|null {
   return typeof config['activation'] === 'string' ? config['activation'] : null;
 }
 
+/**
+ * Classification for a softmax output layer or a categorical loss; regression for a linear or
+ * `gaussianOutput` output layer or a regression loss (the loss names compared lower case, without `_`);
+ * otherwise an error naming what was seen and asking for `task`.
+ */
 export function inferTask(where: string, model: tfl.LayersModel): PredictiveTask {
   const losses = compiledLosses(model);
   const layer = outputLayer(model);
   const activation = layer === null ? null : activationOf(layer);
   if (activation === 'softmax' || losses.some((l) => CLASSIFICATION_LOSSES.includes(l))) return 'classification';
-  const gaussian = layer !== null && layer.getClassName() === 'GaussianOutput';
-  if (layer !== null && (gaussian || activation === 'linear' || losses.some((l) => REGRESSION_LOSSES.includes(l)))) {
+  if (layer !== null && (isGaussianOutput(layer) || activation === 'linear' || losses.some((l) => REGRESSION_LOSSES.includes(l)))) {
     return 'regression';
   }
   const seen = layer === null ? `${(model.outputs ?? []).length} outputs` :
