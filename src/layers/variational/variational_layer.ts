@@ -28,7 +28,7 @@ import {checkInferenceMode, InferenceMode} from '../inference_mode';
 import {InitializerSpec, resolveInitializer, serializeInitializer} from '../initializer_spec';
 import {checkEstimator, getEstimator, LinearPosterior, meanOutput, NoiseSource} from './estimators';
 import type {LinearOp} from './linear_ops';
-import {VariationalWeight} from './variational_weight';
+import {VariationalWeight, WeightPosterior} from './variational_weight';
 
 /** The estimators every Bayesian layer knows (see `estimators.ts`). */
 export type VariationalEstimator = 'reparameterization'|'localReparameterization'|'flipout';
@@ -262,7 +262,7 @@ export abstract class VariationalLinearLayer extends DivergenceLayer {
   }
 
   /** The posterior's parameters with positive scales (tensors in the caller's scope). */
-  private posterior() {
+  private posterior(): {q: LinearPosterior, kernel: WeightPosterior, bias: WeightPosterior|null} {
     if (this.kernelWeight === null) {
       throw new Error(`${this.where}: layer '${this.name}' is not built yet; apply it to inputs first`);
     }
@@ -281,8 +281,8 @@ export abstract class VariationalLinearLayer extends DivergenceLayer {
    * per-example negative ELBO. A Monte Carlo divergence uses the
    * estimator's weight noise, or draws the kernel's then the bias's.
    */
-  private recordWeightDivergence(key: string, kernel: ReturnType<VariationalWeight['read']>,
-      bias: ReturnType<VariationalWeight['read']>|null, kernelEps: tf.Tensor|null, biasEps: tf.Tensor|null): void {
+  private recordWeightDivergence(key: string, kernel: WeightPosterior, bias: WeightPosterior|null,
+      kernelEps: tf.Tensor|null, biasEps: tf.Tensor|null): void {
     tf.tidy(() => {
       let kl = this.kernelWeight!.divergence(kernel, kernelEps, this.noiseSource.normal);
       if (this.biasWeight !== null && bias !== null && this.biasWeight.isBayesian) {
