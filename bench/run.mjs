@@ -25,7 +25,6 @@ const BENCHMARKS = [
   {name: 'bayesian-conv2d-step', load: () => import('./bayesian_conv2d_step.mjs')},
   {name: 'iwae-step', load: () => import('./iwae_step.mjs')},
   {name: 'conv-step', load: () => import('./conv_step.mjs')},
-  {name: 'conv-step', load: () => import('./conv_step.mjs')},
   {name: 'predictive', load: () => import('./predictive.mjs')},
   // `memory` before `fashion-vae-epoch`: the wasm heap never shrinks, and the full data set would inflate its RSS.
   {name: 'memory', load: () => import('./memory.mjs')},
