@@ -1,7 +1,8 @@
 /**
  * lgamma, digamma and trigamma as tf ops (src/distributions/special.ts)
  * against float64 references written here, on every Node backend, over
- * x ∈ [10⁻⁶, 10⁶]; their gradients; the domain's edges; and lgammaNumber.
+ * x ∈ [10⁻⁶, 10⁶]; their gradients; the domain's edges; lgammaNumber; and
+ * the Gamma distribution built on them (log-density, entropy, KL, sampler).
  *
  * The references (independent of the library's code paths): log Γ by the
  * upward recurrence to x ≥ 20 and Stirling's series to x⁻¹⁹ (error ~10⁻¹⁶
@@ -22,7 +23,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import {NODE_BACKENDS, useBackend} from './helpers/backends';
-import '../src';  // registers tfjs-core's gradients (through tfjs-layers), as a user's import does
+import * as tfv from '../src';  // also registers tfjs-core's gradients (through tfjs-layers), as a user's import does
+import {Gamma} from '../src/distributions/gamma';
 import {digamma, lgamma, lgammaNumber, trigamma} from '../src/distributions/special';
 
 const EPS32 = 2 ** -23;
@@ -229,5 +231,129 @@ describe.each(NODE_BACKENDS)('special functions on %s', (backend) => {
     }
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
+  });
+});
+
+// ------------------------------------------------------------ the Gamma distribution (lgamma and digamma in use)
+
+/** log Gamma(x; α, rate β) in float64. */
+const gammaLogPdf64 = (x: number, a: number, b: number) => a * Math.log(b) - lgamma64(a) + (a - 1) * Math.log(x) - b * x;
+const gammaKL64 = (a1: number, b1: number, a2: number, b2: number) =>
+  (a1 - a2) * digamma64(a1) - lgamma64(a1) + lgamma64(a2) + a2 * (Math.log(b1) - Math.log(b2)) + a1 * (b2 / b1 - 1);
+
+/** Mean, variance and third central moment of f(x), x ~ Gamma(α, β), by the trapezoid rule in t = log x (step 1e-3 over 40 sd of log x). */
+function gammaMoments64(a: number, b: number, f: (x: number) => number): {mean: number, variance: number, third: number} {
+  const center = digamma64(a) - Math.log(b);
+  const sd = Math.sqrt(trigamma64(a));
+  const h = 1e-3 * sd;
+  const pts: Array<[number, number]> = [];
+  for (let t = center - 40 * sd; t <= center + 12 * sd; t += h) {
+    const x = Math.exp(t);
+    pts.push([f(x), Math.exp(gammaLogPdf64(x, a, b) + t) * h]);
+  }
+  const mean = pts.reduce((s, [v, p]) => s + v * p, 0);
+  return {mean, variance: pts.reduce((s, [v, p]) => s + (v - mean) ** 2 * p, 0), third: pts.reduce((s, [v, p]) => s + (v - mean) ** 3 * p, 0)};
+}
+
+/** |mean − expected| ≤ 6.5 standard errors, the Cornish–Fisher-shifted quantile above 6 (P ≤ 2e-9 per assertion; see priors.test.ts). */
+function expectMeanWithin(mc: number, expected: number, variance: number, third: number, n: number): void {
+  const z = 6.5;
+  const skew = third / variance ** 1.5 / Math.sqrt(n);
+  expect(z - Math.abs(skew) * (z * z - 1) / 6).toBeGreaterThan(6);
+  const tol = z * Math.sqrt(variance / n);
+  if (!(Math.abs(mc - expected) <= tol)) throw new Error(`${mc} vs ${expected}: off by ${Math.abs(mc - expected)} > ${tol}`);
+}
+
+describe.each(NODE_BACKENDS)('the Gamma distribution on %s', (backend) => {
+  beforeAll(async () => useBackend(backend));
+
+  const A = [0.3, 1, 2.5, 40, 1e3];
+  const B = [2, 0.5, 1, 1e-2, 30];
+
+  it('logProb, mean and entropy match float64 (α from 0.3 to 1e3)', () => {
+    const xs = [0.01, 1, 3, 5000, 33];
+    const g = new Gamma({concentration: A, rate: B});
+    const [lp, mean, h] = tf.tidy(() => [g.logProb(tf.tensor1d(xs)), g.mean(), g.entropy()].map((t) => Array.from(t.dataSync())));
+    // Each a sum of ≤ 5 terms up to |α log β| ≈ 3.4e3 (α = 1e3): relative to Σ|terms|.
+    xs.forEach((x, i) => {
+      const [a, b] = [A[i], B[i]];
+      const mag = Math.abs(a * Math.log(b)) + Math.abs(lgamma64(a)) + Math.abs((a - 1) * Math.log(x)) + b * x;
+      expect(Math.abs(lp[i] - gammaLogPdf64(x, a, b))).toBeLessThanOrEqual(8 * EPS32 * mag);
+      expect(Math.abs(mean[i] - a / b)).toBeLessThanOrEqual(2 * EPS32 * a / b);
+      const hRef = a - Math.log(b) + lgamma64(a) + (1 - a) * digamma64(a);
+      const hMag = a + Math.abs(Math.log(b)) + Math.abs(lgamma64(a)) + Math.abs((1 - a) * digamma64(a));
+      expect(Math.abs(h[i] - hRef)).toBeLessThanOrEqual(8 * EPS32 * hMag);
+    });
+  });
+
+  it('kl(Gamma, Gamma) is the registered closed form: float64 values, gradients, and zero at q = p', () => {
+    const q = [[0.3, 2], [1, 0.5], [2.5, 1], [40, 0.01], [5, 30]];
+    const p = [[1, 1], [3, 2], [0.5, 0.1], [30, 0.02], [5, 30]];
+    const kl = tf.tidy(() => Array.from(tfv.distributions.kl(
+        new Gamma({concentration: q.map((r) => r[0]), rate: q.map((r) => r[1])}),
+        new Gamma({concentration: p.map((r) => r[0]), rate: p.map((r) => r[1])})).dataSync()));
+    q.forEach(([a1, b1], i) => {
+      const [a2, b2] = p[i];
+      const mag = Math.abs((a1 - a2) * digamma64(a1)) + Math.abs(lgamma64(a1)) + Math.abs(lgamma64(a2)) +
+        Math.abs(a2 * Math.log(b1 / b2)) + Math.abs(a1 * (b2 / b1 - 1));
+      expect(Math.abs(kl[i] - gammaKL64(a1, b1, a2, b2))).toBeLessThanOrEqual(16 * EPS32 * mag);
+    });
+    expect(Math.abs(kl[4])).toBeLessThan(1e-5);
+    // Gradients in q's concentration and rate against central differences of float64.
+    const [ga, gb] = tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tfv.distributions.kl(
+        new Gamma({concentration: a, rate: b}), new Gamma({concentration: p.map((r) => r[0]), rate: p.map((r) => r[1])}))))(
+        [tf.tensor1d(q.map((r) => r[0])), tf.tensor1d(q.map((r) => r[1]))]).map((t) => Array.from(t.dataSync())));
+    q.forEach(([a1, b1], i) => {
+      const [a2, b2] = p[i];
+      const h = 1e-6 * a1;
+      const da = (gammaKL64(a1 + h, b1, a2, b2) - gammaKL64(a1 - h, b1, a2, b2)) / (2 * h);
+      const hb = 1e-6 * b1;
+      const db = (gammaKL64(a1, b1 + hb, a2, b2) - gammaKL64(a1, b1 - hb, a2, b2)) / (2 * hb);
+      expect(Math.abs(ga[i] - da)).toBeLessThanOrEqual(1e-4 * (Math.abs(da) + 1));
+      expect(Math.abs(gb[i] - db)).toBeLessThanOrEqual(1e-4 * (Math.abs(db) + 1 / b1));
+    });
+  });
+
+  it('samples: the mean of 20,000 draws per α (0.3, 1, 5) is within its standard error; the KL matches Monte Carlo over them', () => {
+    // Seeded (seed 7): deterministic; the tolerances hold for any seed (expectMeanWithin).
+    const n = 20000;
+    const alphas = [0.3, 1, 5];
+    const rate = 2;
+    const g = new Gamma({concentration: alphas, rate});
+    const x = g.sample([n], 7);
+    expect(x.shape).toEqual([n, 3]);
+    const cols = tf.tidy(() => tf.unstack(tf.transpose(x)).map((c) => Array.from(c.dataSync())));
+    alphas.forEach((a, j) => {
+      expect(cols[j].every((v) => v > 0 && Number.isFinite(v))).toBe(true);
+      const mean = cols[j].reduce((s, v) => s + v, 0) / n;
+      // Var = α/β², third central moment 2α/β³.
+      expectMeanWithin(mean, a / rate, a / rate ** 2, 2 * a / rate ** 3, n);
+    });
+    // KL(Gamma(5, 2) ‖ Gamma(3, 1)) against the Monte Carlo mean of log q − log p over the α = 5 draws.
+    const p = new Gamma({concentration: 3, rate: 1});
+    const q = new Gamma({concentration: 5, rate: 2});
+    const x5 = tf.tensor1d(cols[2]);
+    const mc = tf.tidy(() => tf.mean(tf.sub(q.logProb(x5), p.logProb(x5))).dataSync()[0]);
+    const exact = tf.tidy(() => tfv.distributions.kl(q, p).dataSync()[0]);
+    const f = (v: number) => gammaLogPdf64(v, 5, 2) - gammaLogPdf64(v, 3, 1);
+    const m = gammaMoments64(5, 2, f);
+    expect(m.mean).toBeCloseTo(gammaKL64(5, 2, 3, 1), 8);  // the quadrature agrees with the closed form
+    expectMeanWithin(mc, exact, m.variance, m.third, n);
+    tf.dispose([x, x5]);
+  });
+
+  it('rejects non-positive parameters and unknown options, round-trips its config, and is registered', () => {
+    expect(() => new Gamma({concentration: 0, rate: 1})).toThrow(/Gamma: expected concentration to be a positive finite number/);
+    expect(() => new Gamma({concentration: 1, rate: -2})).toThrow(/rate/);
+    expect(() => new Gamma({concentration: 1, rate: 1, scale: 2} as unknown as {concentration: number, rate: number}))
+        .toThrow("Gamma: unknown option 'scale'. Known options: concentration, rate, eventRank");
+    const g = new Gamma({concentration: [1, 2], rate: 3, eventRank: 1});
+    expect(g.getConfig()).toEqual({concentration: [1, 2], rate: 3, eventRank: 1});
+    expect(tf.serialization.getRegisteredName(Gamma)).toBe('tfv>Gamma');
+    const before = tf.memory().numTensors;
+    const lp = g.logProb(tf.tensor1d([0.5, 2]));
+    expect(lp.shape).toEqual([]);
+    tf.dispose([lp, g.entropy(), g.mean(), g.sample([3], 1)]);
+    expect(tf.memory().numTensors).toBe(before + 1);  // the tensor1d argument
   });
 });

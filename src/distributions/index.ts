@@ -2,7 +2,7 @@
  * `tfv.distributions`: the math core shared by priors, layers and losses.
  * Element-wise normal log-densities and KL divergences, the softplus
  * transform of learned scales, and a small distribution toolkit — `Normal`,
- * `Bernoulli`, `Categorical`, `MixtureOfGaussians` with `sample`,
+ * `Bernoulli`, `Categorical`, `MixtureOfGaussians`, `Gamma` with `sample`,
  * `logProb`, `sampleAndLogProb`, `entropy` and `mean` — with the `kl(q, p)`
  * registry of closed forms and its Monte Carlo fallback; the special
  * functions `lgamma`, `digamma`, `trigamma` as tf ops (and `lgammaNumber`).
@@ -22,4 +22,6 @@ export {RelaxedOneHotCategorical} from './relaxed_one_hot_categorical';
 export type {RelaxedOneHotCategoricalArgs} from './relaxed_one_hot_categorical';
 export {kl, registerKL} from './kl';
 export {digamma, lgamma, lgammaNumber, trigamma} from './special';
+export {Gamma} from './gamma';
+export type {GammaArgs} from './gamma';
 export type {DistributionClass, KLFunction, KLOptions} from './kl';

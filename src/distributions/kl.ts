@@ -9,6 +9,7 @@ import {Bernoulli} from './bernoulli';
 import {Categorical} from './categorical';
 import {checkOptionalSeed, Distribution, Param, toNumberOrTensor, toTensor} from './distribution';
 import {discreteKL} from './discrete';
+import {Gamma, gammaKL} from './gamma';
 import {normalKL, standardNormalKL} from './normal';
 import {Normal} from './normal_distribution';
 
@@ -169,3 +170,6 @@ registerKL(Categorical, Categorical, (q: Categorical, p: Categorical) => {
   return tf.tidy(() => finish(discreteKL(q.probabilities(), q.logProbabilities(), p.logProbabilities()), q,
       [...q.batchShape, ...q.eventShape], [...p.batchShape, ...p.eventShape]));
 });
+
+registerKL(Gamma, Gamma, (q: Gamma, p: Gamma) => tf.tidy(() =>
+  finish(gammaKL(q, p), q, [...q.batchShape, ...q.eventShape], [...p.batchShape, ...p.eventShape])));
