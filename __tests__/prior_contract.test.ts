@@ -167,3 +167,27 @@ describe('the prior-binding interface', () => {
         .toThrow(/JointVectorPriorForTest.logProbSum\(w\) must return a scalar .* Received: shape \[2\]/);
   });
 });
+
+it('binds a prior of the old contract that overrides divergence(loc, scale, eps) through its override', () => {
+  const seen: Array<number[]|null> = [];
+  class OwnDivergence extends tfv.priors.Prior {
+    static className = 'OwnDivergencePriorForTest';
+    constructor(_args = {}) { super(); }
+    logProb(w: tf.Tensor) { return tf.neg(tf.abs(w)); }
+    override divergence(loc: tf.Tensor, _scale: tf.Tensor, eps: tf.Tensor|null): tf.Scalar {
+      seen.push(eps === null ? null : Array.from(eps.dataSync()));
+      return tf.sum(tf.square(loc));
+    }
+    getConfig() { return {}; }
+  }
+  const bound = new OwnDivergence().bind({name: 'kernel', shape: [2], fanIn: 1, addWeight: () => { throw new Error('none'); }});
+  const before = tf.memory().numTensors;
+  const loc = tf.tensor1d([1, 2]);
+  const scale = tf.ones([2]);
+  const kl = bound.divergence(loc, scale, {eps: null, draw: () => tf.tensor1d([0.5, -0.5])});
+  expect(kl.dataSync()[0]).toBe(5);
+  bound.divergence(loc, scale, {eps: tf.tensor1d([3, 4]), draw: () => { throw new Error('no draw expected'); }}).dispose();
+  expect(seen).toEqual([[0.5, -0.5], [3, 4]]);
+  tf.dispose([kl, loc, scale]);
+  expect(tf.memory().numTensors).toBe(before + 1);  // the eps tensor the caller made and owns
+});

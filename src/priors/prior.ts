@@ -143,10 +143,19 @@ export abstract class Prior extends tf.serialization.Serializable {
    * when the layer builds). The default uses `analyticKL` when the prior has
    * a closed form, else `logProbSum` with `mcSamples` draws (see
    * `divergenceOf`); priors with learnable parameters or a fan-in-dependent
-   * scale override it.
+   * scale override it. A prior of the old contract that overrides
+   * `divergence(loc, scale, eps)` itself is bound through that override (at
+   * `noise.eps`, or one `noise.draw()`, when it has no closed form).
    */
   bind(context: PriorContext): BoundPrior {
     checkPriorContext(`${this.getClassName()}.bind`, context);
+    if (this.divergence !== Prior.prototype.divergence) {
+      const exact = this.hasAnalyticKL;
+      return {
+        hasAnalyticKL: exact,
+        divergence: (loc, scale, noise) => tf.tidy(() => this.divergence(loc, scale, exact ? null : noise.eps ?? noise.draw())),
+      };
+    }
     const parts = this.divergenceParts();
     return {
       hasAnalyticKL: parts.analyticKL !== null,
