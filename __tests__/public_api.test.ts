@@ -7,7 +7,7 @@ import * as path from 'path';
 
 import * as tfv from '../src';
 
-const NAMESPACES = ['layers', 'losses', 'objectives', 'priors', 'callbacks', 'io', 'distributions', 'flows'] as const;
+const NAMESPACES = ['layers', 'losses', 'objectives', 'priors', 'callbacks', 'io', 'distributions', 'flows', 'metrics'] as const;
 
 /** `tfv.x` and `tfv.ns.x` of the package, as runtime values. */
 function exportedNames(): string[] {
