@@ -6,7 +6,8 @@ import {inverseSoftplusScale, SCALE_FLOOR, softplusScale} from '../src/distribut
 import {randomSigns, standardNormal} from '../src/distributions/random';
 import {BayesianConv2D, bayesianConv2d, BayesianConv2DArgs} from '../src/layers/bayesian_conv2d';
 import {
-  flipoutOutput, LinearPosterior, localReparameterizationOutput, meanOutput, reparameterizationOutput,
+  flipoutOutput, LinearPosterior, localReparameterizationOutput, meanOutput, registeredEstimatorNames, registerEstimator,
+  reparameterizationOutput,
 } from '../src/layers/variational/estimators';
 import {conv2dOp, Conv2DOpArgs} from '../src/layers/variational/linear_ops';
 import {deriveSeed} from '../src/util/seed';
@@ -533,3 +534,39 @@ const convCases: ConformanceCase[] = ESTIMATORS.flatMap((estimator) => PRIORS.ma
 })));
 
 describeLayerConformance('BayesianConv2D', convCases);
+
+// Last in the file: it adds an estimator to the (process-wide) registry.
+describe('the estimator registry', () => {
+  beforeAll(async () => useBackend('cpu'));
+
+  it('a registered strategy serves both layers by name, in their configs and their errors', () => {
+    // A strategy that draws the kernel noise but returns the posterior mean: registered once, written against any op.
+    registerEstimator('meanForTest', {
+      sample(op, x, q, source) {
+        return {output: meanOutput(op, x, q), kernelEps: source.normal(q.kernelLoc.shape), biasEps: null};
+      },
+    });
+    expect(registeredEstimatorNames()).toEqual([...ESTIMATORS, 'meanForTest']);
+    const estimator = 'meanForTest' as Estimator;
+    const c = convCase([2, 4, 4, 1], [2, 2, 1, 2], {strides: [1, 1], padding: 'valid', dilations: [1, 1]}, 140);
+    const conv = layerFor(c, {estimator});
+    const x = tf.tensor(c.x, c.xShape);
+    const y = conv.apply(x, {training: true});
+    expectClose(y, conv2dMeanRef(c), 1e-5, 1e-5);
+    expect(conv.getConfig()['estimator']).toBe('meanForTest');
+    expect((BayesianConv2D.fromConfig(BayesianConv2D, conv.getConfig()) as BayesianConv2D).estimator).toBe('meanForTest');
+    const dense = tfv.layers.bayesianDense({units: 2, klWeight: 0, estimator});
+    const xd = tf.ones([3, 4]);
+    const yd = dense.apply(xd, {training: true});
+    const mu = weightValues(dense)['kernel_loc'];
+    expectClose(yd, [0, 1, 2].flatMap(() => [0, 1].map((j) => mu[j] + mu[2 + j] + mu[4 + j] + mu[6 + j])), 1e-5, 1e-6);
+    expect(() => bayesianConv2d({filters: 1, kernelSize: 1, klWeight: 0, estimator: 'nope' as Estimator})).toThrow(
+        /estimator to be one of 'reparameterization', 'localReparameterization', 'flipout', 'meanForTest'. Received: estimator='nope'/);
+    tf.dispose([x, y, xd, yd, ...conv.calculateLosses(), ...dense.calculateLosses()]);
+  });
+});
+
+function conv2dMeanRef(c: ConvCase): number[] {
+  const f = c.kShape[3];
+  return conv64(c.x, c.xShape, c.mu, c.kShape, c.g).y.map((v, k) => v + c.bMu[k % f]);
+}

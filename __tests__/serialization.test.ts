@@ -96,4 +96,29 @@ describe.each(NODE_BACKENDS)('saving and loading models with our layers on %s', 
     expect(text).toContain('"class_name":"Reparameterize"');
     expect(tf.serialization.getRegisteredName(Reparameterize)).toBe('tfv>Reparameterize');
   });
+
+  it('writes BayesianDense and BayesianConv2D into model.json by class name, with snake_case configs that load back', async () => {
+    const model = tfl.sequential({layers: [
+      tfv.layers.bayesianConv2d({inputShape: [5, 5, 1], filters: 2, kernelSize: [2, 3], strides: [1, 2], padding: 'same',
+        estimator: 'flipout', bayesianBias: true, numExamples: 10, seed: 1, inferenceMode: 'mean', name: 'bc'}),
+      tfl.layers.flatten(),
+      tfv.layers.bayesianDense({units: 1, estimator: 'localReparameterization', prior: 'scaleMixture', klWeight: 0.1,
+        inferenceMode: 'mean', name: 'bd'}),
+    ]});
+    let topology: unknown;
+    await model.save(tf.io.withSaveHandler(async (a) => {
+      topology = a.modelTopology;
+      return {modelArtifactsInfo: {dateSaved: new Date(), modelTopologyType: 'JSON'}};
+    }));
+    const text = JSON.stringify(topology);
+    expect(text).toContain('"class_name":"BayesianConv2D"');
+    expect(text).toContain('"class_name":"BayesianDense"');
+    expect(text).toContain('"kernel_size":[2,3]');
+    expect(text).toContain('"kernel_untransformed_scale_initializer"');
+    const loaded = await roundTripInMemory(model);
+    for (const name of ['bc', 'bd']) expect(loaded.getLayer(name).getConfig()).toEqual(model.getLayer(name).getConfig());
+    const x = tf.ones([2, 5, 5, 1]);
+    expectClose(loaded.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor, 0, 0);
+    x.dispose();
+  });
 });
