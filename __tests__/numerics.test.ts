@@ -665,6 +665,7 @@ const CONJUGATE_W: Array<[string, number[]]> = [
   ['w all equal', [0.5, 0.5, 0.5, 0.5]],
   ['w ±1e-30', [1e-30, -1e-30, 0, 2e-30]],
   ['w 1e4 (|w̄ − μ₀| large)', [1e4, 1e4, 1e4, 1.0001e4]],
+  ['w ±3e38 (w − w̄ beyond float32)', [3e38, 3e38, -3e38, 0]],
 ];
 
 PRIOR_ROWS.push(

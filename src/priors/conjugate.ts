@@ -13,26 +13,39 @@ import {checkFiniteNumber, checkKnownOptions, checkPositive} from '../util/valid
 import {JointPrior, mcSamplesOption, registerBuiltinPrior} from './prior';
 
 /**
- * `log(β₀ + Σ_k c_k ‖v_k‖²)` for tensors v_k and numbers c_k > 0, β₀ > 0,
- * without overflow: with `a = max(√β₀, max_k √c_k·max|v_k|)`,
+ * `log βₙ` with `βₙ = β₀ + ½ Σ_i (w_i − c)² + k (w̄ − μ₀)²`, where the centre c
+ * is the mean w̄ (`centreOnMean`, the Normal-Gamma prior) or μ₀ (the known
+ * mean, k = 0), without overflow: with m = max(max|w|, |μ₀|, 1) rounded up to a
+ * power of two (so u = w/m is exact),
  *
- *     log(β₀ + Σ c_k ‖v_k‖²) = 2 log a + log(β₀/a² + Σ c_k ‖v_k/a‖²),
+ *     log βₙ = 2 log m + log(β₀/m² + ½ Σ (u_i − c/m)² + k (ū − μ₀/m)²),
  *
- * where the second logarithm's argument lies in [1, 1 + Σ c_k·size_k] (the
- * squares cannot overflow). The value does not depend on `a`, so neither
- * does the gradient: `a` is held constant for autodiff (its two paths
- * cancel exactly, but in float32 each is a product like (v/a²)·… whose
- * factor 1/a² underflows for |v| ≳ 10¹⁹ while the other does not, which
- * would leave one path and triple the gradient). Finite whenever the v_k are.
+ * where every difference is at most 2 in magnitude (so the squares cannot
+ * overflow, while Σ(w − w̄)² does from |w| ≈ 10¹⁹ and w − w̄ itself from
+ * 1.7·10³⁸). The value does not depend on m, so m is held constant for
+ * autodiff: then the gradient is the true one, (∂βₙ/∂w)/βₙ (through m,
+ * its two cancelling paths would each be a product whose factor 1/m²
+ * underflows while the other does not). Finite for every finite w, except
+ * when all w_i equal μ₀ exactly at |μ₀| ≳ 10¹⁹·√β₀, where β₀/m² underflows
+ * (−∞ where the true value is log β₀).
  */
-function logBetaPlusSquares(beta0: number, terms: Array<[tf.Tensor, number]>): tf.Scalar {
+function logBetaN(w: tf.Tensor, mu0: number, beta0: number, centreOnMean: boolean, k: number): tf.Scalar {
   return tf.tidy(() => {
-    let a: tf.Tensor = tf.scalar(Math.sqrt(beta0));
-    for (const [v, c] of terms) a = tf.maximum(a, tf.mul(tf.max(tf.abs(v)), Math.sqrt(c)));
-    a = constantForGradient(a);
-    let inner: tf.Tensor = tf.div(beta0, tf.square(a));
-    for (const [v, c] of terms) inner = tf.add(inner, tf.mul(tf.sum(tf.square(tf.div(v, a))), c));
-    return tf.add(tf.mul(tf.log(a), 2), tf.log(inner)) as tf.Scalar;
+    // m rounded up to a power of two (at most 2¹²⁷), so that w/m and μ₀/m are exact: no rounding of the weights before
+    // their differences are formed (with m = 1.0001e4 itself, w ≈ 1e4 would lose the digits the spread lives in).
+    const top = tf.maximum(tf.max(tf.abs(w)), Math.max(Math.abs(mu0), 1));
+    const m = constantForGradient(tf.pow(tf.scalar(2), tf.minimum(tf.ceil(tf.div(tf.log(top), Math.LN2)), 127)));
+    const u = tf.div(w, m);
+    const u0 = tf.div(mu0, m);
+    let q: tf.Tensor = tf.div(beta0, tf.square(m));
+    if (centreOnMean) {
+      const mean = safeMean(u);
+      q = tf.add(q, tf.mul(tf.sum(tf.square(tf.sub(u, mean))), 0.5));
+      q = tf.add(q, tf.mul(tf.square(tf.sub(mean, u0)), k));
+    } else {
+      q = tf.add(q, tf.mul(tf.sum(tf.square(tf.sub(u, u0))), 0.5));
+    }
+    return tf.add(tf.mul(tf.log(m), 2), tf.log(q)) as tf.Scalar;
   });
 }
 
@@ -113,13 +126,9 @@ export class ConjugatePrior extends JointPrior {
       const alphaN = this.alpha0 + n / 2;
       const constant = lgammaNumber(alphaN) - lgammaNumber(this.alpha0) + this.alpha0 * Math.log(this.beta0) +
           0.5 * (Math.log(this.kappa0) - Math.log(kappaN)) - n * HALF_LOG_TWO_PI;
-      const mean = safeMean(w);
       // βₙ = β₀ + ½ Σ (w − w̄)² + (κ₀ n / (2κₙ)) (w̄ − μ₀)².
-      const logBetaN = logBetaPlusSquares(this.beta0, [
-        [tf.sub(w, mean), 0.5],
-        [tf.sub(mean, this.mu0), this.kappa0 * n / (2 * kappaN)],
-      ]);
-      return tf.sub(constant, tf.mul(logBetaN, alphaN)) as tf.Scalar;
+      const logBeta = logBetaN(w, this.mu0, this.beta0, true, this.kappa0 * n / (2 * kappaN));
+      return tf.sub(constant, tf.mul(logBeta, alphaN)) as tf.Scalar;
     });
   }
 
@@ -183,8 +192,8 @@ export class ConjugateKnownMeanPrior extends JointPrior {
       const alphaN = this.alpha0 + n / 2;
       const constant = lgammaNumber(alphaN) - lgammaNumber(this.alpha0) + this.alpha0 * Math.log(this.beta0) -
           n * HALF_LOG_TWO_PI;
-      const logBetaN = logBetaPlusSquares(this.beta0, [[tf.sub(w, this.mu0), 0.5]]);
-      return tf.sub(constant, tf.mul(logBetaN, alphaN)) as tf.Scalar;
+      const logBeta = logBetaN(w, this.mu0, this.beta0, false, 0);
+      return tf.sub(constant, tf.mul(logBeta, alphaN)) as tf.Scalar;
     });
   }
 
