@@ -50,13 +50,13 @@
             (br_if $khDone (i32.ge_u (local.get $kh) (local.get $FH)))
             (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $pt)) (local.get $kh)))
             (if (i32.or (i32.lt_s (local.get $iy) (i32.const 0)) (i32.ge_s (local.get $iy) (local.get $H)))
-              (then (memory.fill (local.get $dst) (i32.const 0) (local.get $spanBytes)))
+              (then (call $zero (local.get $dst) (local.get $spanBytes)))
               (else
-                (memory.fill (local.get $dst) (i32.const 0) (i32.mul (local.get $kwLo) (local.get $cBytes)))
+                (call $zero (local.get $dst) (i32.mul (local.get $kwLo) (local.get $cBytes)))
                 ;; (no copy when the window misses every column: its source offset may lie outside x)
                 (if (i32.gt_s (local.get $kwHi) (local.get $kwLo))
                   (then
-                    (memory.copy
+                    (call $copy
                       (i32.add (local.get $dst) (i32.mul (local.get $kwLo) (local.get $cBytes)))
                       (i32.add (local.get $x)
                         (i32.mul
@@ -64,16 +64,43 @@
                                    (i32.add (local.get $ix0) (local.get $kwLo)))
                           (local.get $cBytes)))
                       (i32.mul (i32.sub (local.get $kwHi) (local.get $kwLo)) (local.get $cBytes)))))
-                (memory.fill (i32.add (local.get $dst) (i32.mul (local.get $kwHi) (local.get $cBytes)))
-                  (i32.const 0) (i32.mul (i32.sub (local.get $FW) (local.get $kwHi)) (local.get $cBytes)))))
+                (call $zero (i32.add (local.get $dst) (i32.mul (local.get $kwHi) (local.get $cBytes)))
+                  (i32.mul (i32.sub (local.get $FW) (local.get $kwHi)) (local.get $cBytes)))))
             (local.set $dst (i32.add (local.get $dst) (local.get $spanBytes)))
             (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
             (br $nextKh)))
-        (memory.fill (i32.add (local.get $row) (local.get $kBytes)) (i32.const 0)
+        (call $zero (i32.add (local.get $row) (local.get $kBytes))
           (i32.sub (i32.shl (local.get $ld) (i32.const 2)) (local.get $kBytes)))
         (local.set $row (i32.add (local.get $row) (i32.shl (local.get $ld) (i32.const 2))))
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $nextRow))))
+
+  ;; Short spans (a few channels) by 4-byte moves, long ones by memory.fill / memory.copy, whose call costs
+  ;; more than moving a handful of floats. `bytes` is a multiple of 4.
+  (func $zero (param $dst i32) (param $bytes i32)
+    (local $end i32)
+    (if (i32.ge_u (local.get $bytes) (i32.const 128))
+      (then (memory.fill (local.get $dst) (i32.const 0) (local.get $bytes)) (return)))
+    (local.set $end (i32.add (local.get $dst) (local.get $bytes)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+        (i32.store (local.get $dst) (i32.const 0))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (br $next))))
+
+  (func $copy (param $dst i32) (param $src i32) (param $bytes i32)
+    (local $end i32)
+    (if (i32.ge_u (local.get $bytes) (i32.const 128))
+      (then (memory.copy (local.get $dst) (local.get $src) (local.get $bytes)) (return)))
+    (local.set $end (i32.add (local.get $dst) (local.get $bytes)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+        (i32.store (local.get $dst) (i32.load (local.get $src)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (local.set $src (i32.add (local.get $src) (i32.const 4)))
+        (br $next))))
 
   ;; The filter columns kw ∈ [lo, hi) whose input column ox·s − pad + kw lies in [0, W).
   (func $window (param $ox i32) (param $s i32) (param $pad i32) (param $W i32) (param $FW i32) (result i32 i32)
