@@ -35,7 +35,7 @@ const OPTION_NAMES = [
   'initialize', 'mopedDelta', 'centerPrior',
 ];
 
-/** How the posteriors of the converted layers start. */
+/** How the posteriors of the converted layers start. @useDeclaredType */
 export type VariationalizeInitialization = typeof INITIALIZATIONS[number];
 
 export interface VariationalizeOptions {

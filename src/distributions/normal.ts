@@ -92,7 +92,7 @@ export function safeDiv(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
 /**
  * `(x − loc)/scale`; a number `scale` is applied as the double-precision
  * factor `1/scale` (see {@link mulByPositiveConstant}), a tensor one through
- * {@link safeDiv}.
+ * `safeDiv`.
  */
 function scaledResidual(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.Tensor|number): tf.Tensor {
   return tf.tidy(() => {
@@ -110,7 +110,7 @@ function scaledResidual(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.Tensor|nu
  * With z = (x − loc)/scale (a number scale as the double-precision factor
  * `1/scale`, applied in float32-sized pieces where it lies outside float32's
  * range; see {@link mulByPositiveConstant}), the half-square is `z·(½z)`
- * (see {@link halfSquare}): squaring before halving would overflow from
+ * (see `halfSquare`): squaring before halving would overflow from
  * |z| = 1.8·10¹⁹, where the value still fits in float32, and the gradient
  * `z/scale` is formed without an overflowing `2z`. For a number scale the
  * constant `log scale + ½ log 2π` is summed in double precision and added
@@ -126,7 +126,7 @@ export function normalNegLogProb(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.
 
 /**
  * `log N(x; loc, scale²) = −½ ((x − loc)/scale)² − log scale − ½ log 2π`,
- * the negation of {@link normalNegLogProb}. `loc` and `scale` may be tensors
+ * the negation of `normalNegLogProb`. `loc` and `scale` may be tensors
  * or numbers; `scale > 0`.
  */
 export function normalLogProb(x: tf.Tensor, loc: tf.Tensor|number, scale: tf.Tensor|number): tf.Tensor {
@@ -199,8 +199,8 @@ const FUSED_SCALE_RANGE = [1e-30, 1e30];
  * Computed as `½r² + ½d² − ½ − log r` with `r = scaleQ/scaleP` and
  * `d = (locQ − locP)/scaleP`, so no square of a large scale is formed before
  * the ratio; each half-square is `z·(½z)`, finite (with its gradient)
- * wherever the true one is (see {@link halfSquare}), and a tensor scaleP
- * divides through {@link safeDiv}. `log r` is `log scaleQ − log scaleP` for
+ * wherever the true one is (see `halfSquare`), and a tensor scaleP
+ * divides through `safeDiv`. `log r` is `log scaleQ − log scaleP` for
  * a number scaleP (its log in double precision), and for a tensor scaleP
  * `log(r)` while r is a normal float32, the difference of the logs
  * otherwise: a ratio that underflows (scaleQ = 10⁻⁵, scaleP = 10³⁸) would
@@ -347,7 +347,7 @@ const halfExpm1MinusX = tf.customGrad(((v: tf.Tensor, save: tf.GradSaveFunc) => 
  *     kl = ½(e^logVar − 1 − logVar) + ½mu²,
  *
  * finite and accurate wherever the true value fits in float32: `½mu²` as
- * `mu·(½mu)` (mu² alone overflows from 1.8·10¹⁹; see {@link halfSquare}), and `½(e^v − 1 − v)` by a
+ * `mu·(½mu)` (mu² alone overflows from 1.8·10¹⁹; see `halfSquare`), and `½(e^v − 1 − v)` by a
  * custom gradient that is exact near v = 0 (series), uses expm1 in the middle
  * and `e^{v − log 2}` above v = 88 (see `halfExpm1MinusX`). +∞ (never NaN)
  * where the true value overflows, e.g. logVar = 1000.

@@ -11,6 +11,7 @@ import {argumentError} from '../util/validate';
 
 /** The hidden activations the network offers. */
 export const MADE_ACTIVATIONS = ['elu', 'relu', 'tanh'] as const;
+/** A hidden activation of the network: `'elu'`, `'relu'` or `'tanh'`. @useDeclaredType */
 export type MadeActivation = typeof MADE_ACTIVATIONS[number];
 
 /**

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {Shape} from '../util/tfjs_types';
 
+/** One input shape, or one per input. @inline */
 export type ShapeArg = Shape|Shape[];
 
 function isShapeList(s: ShapeArg): s is Shape[] {

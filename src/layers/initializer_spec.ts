@@ -9,7 +9,7 @@ import type {Initializer, InitializerIdentifier} from '../util/tfjs_types';
 
 import {argumentError} from '../util/validate';
 
-/** An initializer: a tfjs name, an instance (`tf.initializers.randomNormal({...})`), or its serialized form. */
+/** An initializer: a tfjs name, an instance (`tf.initializers.randomNormal({...})`), or its serialized form. @inline */
 export type InitializerSpec = InitializerIdentifier|Initializer|{className: string, config?: tf.serialization.ConfigDict};
 
 function isInitializer(value: unknown): value is Initializer {

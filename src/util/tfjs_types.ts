@@ -19,5 +19,5 @@ export type Initializer = ReturnType<typeof tfl.initializers.zeros>;
 /** What tfjs-layers accepts as an initializer: a name such as `'glorotNormal'`, or an object. */
 export type InitializerIdentifier = NonNullable<Parameters<typeof tfl.layers.dense>[0]['kernelInitializer']>;
 
-/** A tfjs activation name (`'relu'`, `'linear'`, …). */
+/** A tfjs activation name (`'relu'`, `'linear'`, …). @inline */
 export type ActivationIdentifier = NonNullable<Parameters<typeof tfl.layers.activation>[0]['activation']>;
