@@ -111,7 +111,7 @@ function hasBayesianBias(q: LinearPosterior): q is LinearPosterior & {biasLoc: t
 }
 
 /** The posterior mean's output `op(x, μ) + μ_b` (deterministic). */
-export function meanOutput(op: LinearOp, x: tf.Tensor, q: LinearPosterior): tf.Tensor {
+export function meanOutput(op: LinearOp, x: tf.Tensor, q: Pick<LinearPosterior, 'kernelLoc'|'biasLoc'>): tf.Tensor {
   return tf.tidy(() => addBias(op.apply(x, q.kernelLoc), q.biasLoc));
 }
 

@@ -243,6 +243,11 @@ export abstract class VariationalLinearLayer extends DivergenceLayer {
    * Returns the pre-activation output; `activate` applies the activation.
    */
   protected linearOutput(op: LinearOp, x: tf.Tensor, key: string|null, training: boolean): tf.Tensor {
+    if (!training && this.mode === 'mean' && key === null) {
+      // A plain prediction from the posterior mean needs no scale: μ and μ_b only.
+      const kernelLoc = this.builtKernel().readLoc();
+      return meanOutput(op, x, {kernelLoc, biasLoc: this.biasWeight === null ? null : this.biasWeight.readLoc()});
+    }
     const {q, kernel, bias} = this.posterior();
     let y: tf.Tensor;
     let kernelEps: tf.Tensor|null = null;
@@ -261,12 +266,16 @@ export abstract class VariationalLinearLayer extends DivergenceLayer {
     return this.activationLayer.apply(y) as tf.Tensor;
   }
 
-  /** The posterior's parameters with positive scales (tensors in the caller's scope). */
-  private posterior(): {q: LinearPosterior, kernel: WeightPosterior, bias: WeightPosterior|null} {
+  private builtKernel(): VariationalWeight {
     if (this.kernelWeight === null) {
       throw new Error(`${this.where}: layer '${this.name}' is not built yet; apply it to inputs first`);
     }
-    const kernel = this.kernelWeight.read();
+    return this.kernelWeight;
+  }
+
+  /** The posterior's parameters with positive scales (tensors in the caller's scope). */
+  private posterior(): {q: LinearPosterior, kernel: WeightPosterior, bias: WeightPosterior|null} {
+    const kernel = this.builtKernel().read();
     const bias = this.biasWeight === null ? null : this.biasWeight.read();
     const q: LinearPosterior = {
       kernelLoc: kernel.loc, kernelScale: kernel.scale as tf.Tensor,

@@ -77,6 +77,11 @@ export class VariationalWeight {
     };
   }
 
+  /** μ alone (a new tensor in the caller's scope), for the posterior mean's output. */
+  readLoc(): tf.Tensor {
+    return this.loc.read();
+  }
+
   /**
    * `Σ_i KL(q(w_i) ‖ p(w_i))` for the posterior `q` read by `read()`: the
    * closed form, or Monte Carlo at `eps` (the estimator's noise of this
