@@ -296,6 +296,8 @@ describe('differential test against the cpu backend', () => {
     expect({failures: result.count, first: result.failures}).toEqual({failures: 0, first: []});
     // The SIMD path ran (the loop only for a non-finite dy with padding); errors stay far below the tolerance.
     expect(convKernelCalls.filterSimd - before.filterSimd).toBeGreaterThan(CASES * 0.8);
+    // ... and the loop (the path without SIMD) for some tens of them, also within the tolerance.
+    expect(convKernelCalls.filterLoop - before.filterLoop).toBeGreaterThan(20);
     expect(result.worst).toBeLessThan(RTOL / 10);
   });
 
