@@ -167,8 +167,9 @@ export abstract class Prior extends tf.serialization.Serializable {
    * `Σ_i KL(N(loc_i, scale_i²) ‖ p)` of the unbound prior, through the same
    * path as a bound one: the closed form when the prior has one, else the
    * Monte Carlo estimate at `w = loc + scale ⊙ eps` (and `mcSamples − 1`
-   * further draws). `eps` (standard normal, the shape of `loc`) is required
-   * only without a closed form.
+   * further, unseeded draws; a bound prior takes them from the layer's
+   * seeded `noise.draw()`). `eps` (standard normal, the shape of `loc`) is
+   * required only without a closed form.
    */
   divergence(loc: tf.Tensor, scale: tf.Tensor, eps: tf.Tensor|null): tf.Scalar {
     const parts = this.divergenceParts();
