@@ -11,7 +11,7 @@
  * - **model.fit** lowers the loss (seeded: initialisers, noise, no shuffle);
  * - **no tensor leak** across fit steps, predicts and evaluates
  *   (`tf.memory().numTensors` flat);
- * - **unknown options** are rejected, naming the option.
+ * - **unknown options** are rejected, naming the option; one loss closure per layer.
  *
  * Every draw is seeded (the layer's `seed`, the initialisers' seeds passed by
  * the case, and the caller's `useSeededMathRandom`), so each outcome is fixed
@@ -46,8 +46,6 @@ export interface ConformanceCase {
   /** Epochs of the fit check (default 30) and the required ratio of the last 5 epochs' mean loss to the first (default 0.7). */
   epochs?: number;
   lossRatio?: number;
-  /** Backends on which fit is checked (default both). */
-  fitBackends?: readonly string[];
 }
 
 function singleLayerModel(layer: tfl.layers.Layer, inputShape: number[]): tfl.LayersModel {
@@ -67,6 +65,7 @@ export function describeLayerConformance(name: string, cases: ConformanceCase[])
     it.each(cases.map((c) => [c.title, c] as const))('%s: fromConfig(getConfig()) has the same config, as plain JSON', (_t, c) => {
       for (const extra of [{}, {seed: 7, inferenceMode: 'mean', name: 'conformance_layer'}]) {
         const layer = c.make(extra);
+        expect(layer.losses).toHaveLength(1);  // one loss closure, registered once (not per call)
         const config = layer.getConfig();
         const json = JSON.parse(JSON.stringify(config));
         expect(json).toEqual(config);
@@ -118,46 +117,43 @@ export function describeLayerConformance(name: string, cases: ConformanceCase[])
           loaded.dispose();
         });
 
-    const fitCases = cases.filter((c) => (c.fitBackends ?? NODE_BACKENDS).includes(backend));
-    if (fitCases.length > 0) {
-      it.each(fitCases.map((c) => [c.title, c] as const))('%s: model.fit lowers the loss', async (_t, c) => {
-        const model = singleLayerModel(c.make({seed: 3}), c.inputShape);
-        model.compile({optimizer: tf.train.adam(0.05), loss: 'meanSquaredError'});
-        const x = c.x();
-        const y = c.y();
-        // Seeded (layer seed, the case's initialiser seeds, no shuffling): the curve is fixed on a backend.
-        const h = await fitQuietly(model, x, y, c.epochs ?? 30, 4);
-        const loss = h.history['loss'] as number[];
-        expect(loss.every(Number.isFinite)).toBe(true);
-        const tail = loss.slice(-5).reduce((s, v) => s + v, 0) / 5;
-        expect(tail).toBeLessThan((c.lossRatio ?? 0.7) * loss[0]);
-        tf.dispose([x, y]);
-        model.dispose();
-      });
+    it.each(cases.map((c) => [c.title, c] as const))('%s: model.fit lowers the loss', async (_t, c) => {
+      const model = singleLayerModel(c.make({seed: 3}), c.inputShape);
+      model.compile({optimizer: tf.train.adam(0.05), loss: 'meanSquaredError'});
+      const x = c.x();
+      const y = c.y();
+      // Seeded (layer seed, the case's initialiser seeds, no shuffling): the curve is fixed on a backend.
+      const h = await fitQuietly(model, x, y, c.epochs ?? 30, 4);
+      const loss = h.history['loss'] as number[];
+      expect(loss.every(Number.isFinite)).toBe(true);
+      const tail = loss.slice(-5).reduce((s, v) => s + v, 0) / 5;
+      expect(tail).toBeLessThan((c.lossRatio ?? 0.7) * loss[0]);
+      tf.dispose([x, y]);
+      model.dispose();
+    });
 
-      it.each(fitCases.map((c) => [c.title, c] as const))(
-          '%s: no tensor leak across fit steps, predicts and evaluates', async (_t, c) => {
-            const model = singleLayerModel(c.make({seed: 5}), c.inputShape);
-            model.compile({optimizer: tf.train.adam(0.01), loss: 'meanSquaredError'});
-            const x = c.x();
-            const y = c.y();
-            // A warm-up epoch creates the optimizer's slots; then the count is the same after every step
-            // (within one epoch: tfjs-layers itself keeps one tensor per finished epoch on wasm).
-            await fitQuietly(model, x, y, 1, 4);
-            const counts: number[] = [];
-            await model.fit(x, y, {epochs: 1, batchSize: 1, verbose: 0, shuffle: false,
-              callbacks: {onBatchEnd: async () => { counts.push(tf.memory().numTensors); }}});
-            expect(counts.length).toBe(x.shape[0]);
-            expect(new Set(counts).size).toBe(1);
-            const before = tf.memory().numTensors;
-            for (let i = 0; i < 5; i++) {
-              tf.dispose(model.predict(x) as tf.Tensor);
-              tf.dispose(model.evaluate(x, y, {batchSize: 4}) as tf.Scalar);
-            }
-            expect(tf.memory().numTensors).toBe(before);
-            tf.dispose([x, y]);
-            model.dispose();
-          });
-    }
+    it.each(cases.map((c) => [c.title, c] as const))(
+        '%s: no tensor leak across fit steps, predicts and evaluates', async (_t, c) => {
+          const model = singleLayerModel(c.make({seed: 5}), c.inputShape);
+          model.compile({optimizer: tf.train.adam(0.01), loss: 'meanSquaredError'});
+          const x = c.x();
+          const y = c.y();
+          // A warm-up epoch creates the optimizer's slots; then the count is the same after every step
+          // (within one epoch: tfjs-layers itself keeps one tensor per finished epoch on wasm).
+          await fitQuietly(model, x, y, 1, 4);
+          const counts: number[] = [];
+          await model.fit(x, y, {epochs: 1, batchSize: 1, verbose: 0, shuffle: false,
+            callbacks: {onBatchEnd: async () => { counts.push(tf.memory().numTensors); }}});
+          expect(counts.length).toBe(x.shape[0]);
+          expect(new Set(counts).size).toBe(1);
+          const before = tf.memory().numTensors;
+          for (let i = 0; i < 5; i++) {
+            tf.dispose(model.predict(x) as tf.Tensor);
+            tf.dispose(model.evaluate(x, y, {batchSize: 4}) as tf.Scalar);
+          }
+          expect(tf.memory().numTensors).toBe(before);
+          tf.dispose([x, y]);
+          model.dispose();
+        });
   });
 }
