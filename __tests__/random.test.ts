@@ -13,8 +13,8 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import {randomSigns, standardNormal} from '../src/distributions/random';
 import {
-  fillRandomSigns, fillStandardNormal, keyFromSeed, RandomKey, randomKernelsAvailable, setRandomImplementation,
-  threefry2x32,
+  fillRandomSigns, fillRandomSignsInMemory, fillStandardNormal, fillStandardNormalInMemory, keyFromSeed, RandomKey,
+  randomKernelsAvailable, setRandomImplementation, threefry2x32,
 } from '../src/perf/random_generator';
 import {deriveSeed} from '../src/util/seed';
 import {NODE_BACKENDS, useBackend} from './helpers/backends';
@@ -113,6 +113,29 @@ describe('the WebAssembly SIMD module and the JavaScript fallback', () => {
     expect(firstBitDifference(signs(256 * 784 + 3, [9, 9], 'wasm'), signs(256 * 784 + 3, [9, 9], 'js'))).toBe(-1);
   });
 
+  it('write into another memory (the wasm backend\'s heap) the same bits: whole blocks by the module, the tail by JavaScript', () => {
+    const memory = new WebAssembly.Memory({initial: 2});
+    for (const n of [1, 7, 8, 9, 255, 256, 257, 1000, 4099]) {
+      for (const key of keys) {
+        // At an offset inside the memory, with sentinels on both sides that must survive.
+        const offset = 64;
+        const all = new Float32Array(memory.buffer);
+        all.fill(12345);
+        const view = new Float32Array(memory.buffer, 4 * offset, n);
+        expect(fillStandardNormalInMemory(memory, view, key)).toBe(true);
+        expect({n, key, at: firstBitDifference(view, normals(n, key, 'js'))}).toEqual({n, key, at: -1});
+        expect([all[offset - 1], all[offset + n]]).toEqual([12345, 12345]);
+        expect(fillRandomSignsInMemory(memory, view, key)).toBe(true);
+        expect({n, key, at: firstBitDifference(view, signs(n, key, 'js'))}).toEqual({n, key, at: -1});
+        expect([all[offset - 1], all[offset + n]]).toEqual([12345, 12345]);
+      }
+    }
+    // A view of another buffer is refused (and left alone).
+    const other = new Float32Array(8);
+    expect(fillStandardNormalInMemory(memory, other, [1, 2])).toBe(false);
+    expect(Array.from(other)).toEqual(new Array(8).fill(0));
+  });
+
   it('draw a prefix of the key\'s stream: a shorter draw is the start of a longer one', () => {
     const long = normals(1000, [5, 6]);
     const longSigns = signs(1000, [5, 6]);
@@ -165,6 +188,14 @@ describe.each(NODE_BACKENDS)('standardNormal and randomSigns on %s', (backend) =
     expect(s.shape).toEqual([7, 9]);
     expect(firstBitDifference(s.dataSync() as Float32Array, signs(63, keyFromSeed(11)))).toBe(-1);
     tf.dispose([z, s]);
+    // Lengths with and without a tail, on each path (on wasm: straight into the tensor's memory).
+    for (const n of [8, 16, 257, 1000, 4099]) {
+      const zn = standardNormal([n], 12);
+      const sn = randomSigns([n], 12);
+      expect({n, at: firstBitDifference(zn.dataSync() as Float32Array, normals(n, keyFromSeed(12), 'js'))}).toEqual({n, at: -1});
+      expect({n, at: firstBitDifference(sn.dataSync() as Float32Array, signs(n, keyFromSeed(12), 'js'))}).toEqual({n, at: -1});
+      tf.dispose([zn, sn]);
+    }
   });
 
   it('repeat for a seed, differ between seeds, and take unseeded keys from Math.random', () => {

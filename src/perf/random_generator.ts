@@ -17,7 +17,7 @@
  * This module imports nothing of the library (a lower layer: `src/distributions`
  * uses it).
  */
-import {RANDOM_KERNELS_WASM} from './random_kernels_wasm';
+import {RANDOM_KERNELS_WASM, RANDOM_KERNELS_WASM_SHARED} from './random_kernels_wasm';
 
 /** A Threefry key: two unsigned 32-bit words. */
 export type RandomKey = readonly [number, number];
@@ -68,7 +68,7 @@ export function fillStandardNormal(out: Float32Array, key: RandomKey): void {
   const k = implementation === 'js' ? null : kernels();
   if (k === null) {
     if (implementation === 'wasm') throw new Error('random: the WebAssembly SIMD module cannot run in this engine');
-    normalsJS(out, blocks, key[0] | 0, key[1] | 0, NORMAL_STREAM);
+    normalsJS(out, 0, key[0] | 0, key[1] | 0, NORMAL_STREAM);
     return;
   }
   const view = k.reserve(blocks * 32);
@@ -84,12 +84,40 @@ export function fillRandomSigns(out: Float32Array, key: RandomKey): void {
   const k = implementation === 'js' ? null : kernels();
   if (k === null) {
     if (implementation === 'wasm') throw new Error('random: the WebAssembly SIMD module cannot run in this engine');
-    signsJS(out, groups, key[0] | 0, key[1] | 0, SIGN_STREAM);
+    signsJS(out, 0, key[0] | 0, key[1] | 0, SIGN_STREAM);
     return;
   }
   const view = k.reserve(groups * 1024);
   k.exports.signs(0, groups, key[0] | 0, key[1] | 0, SIGN_STREAM);
   out.set(view.subarray(0, n));
+}
+
+/**
+ * Fills `out`, a view of `memory` (the wasm backend's heap: `out` is a
+ * tensor's data there), with the same values as `fillStandardNormal`, without
+ * a copy: the whole blocks of 8 by the module bound to that memory, the last
+ * one to seven elements by the JavaScript twin (the same bits). Returns false,
+ * leaving `out` as it was, where the module cannot run on `memory`.
+ */
+export function fillStandardNormalInMemory(memory: WebAssembly.Memory, out: Float32Array, key: RandomKey): boolean {
+  if (implementation === 'js' || out.buffer !== memory.buffer) return false;
+  const k = boundKernels(memory);
+  if (k === null) return false;
+  const blocks = Math.floor(out.length / 8);
+  if (blocks > 0) k.normals(out.byteOffset, blocks, key[0] | 0, key[1] | 0, NORMAL_STREAM);
+  if (8 * blocks < out.length) normalsJS(out.subarray(8 * blocks), blocks, key[0] | 0, key[1] | 0, NORMAL_STREAM);
+  return true;
+}
+
+/** `fillRandomSigns` into a view of `memory`, as `fillStandardNormalInMemory` (whole groups of 256 by the module). */
+export function fillRandomSignsInMemory(memory: WebAssembly.Memory, out: Float32Array, key: RandomKey): boolean {
+  if (implementation === 'js' || out.buffer !== memory.buffer) return false;
+  const k = boundKernels(memory);
+  if (k === null) return false;
+  const groups = Math.floor(out.length / 256);
+  if (groups > 0) k.signs(out.byteOffset, groups, key[0] | 0, key[1] | 0, SIGN_STREAM);
+  if (256 * groups < out.length) signsJS(out.subarray(256 * groups), groups, key[0] | 0, key[1] | 0, SIGN_STREAM);
+  return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -167,13 +195,14 @@ function logF32(u: number): number {
 
 const tf2 = new Uint32Array(2);
 
-function normalsJS(out: Float32Array, blocks: number, k0: number, k1: number, c1: number): void {
+/** Normals of blocks first, first + 1, … into `out` (out[0] is element 8·first). */
+function normalsJS(out: Float32Array, first: number, k0: number, k1: number, c1: number): void {
   const n = out.length;
-  for (let b = 0; b < blocks; b++) {
+  for (let b = 0; 8 * b < n; b++) {
     for (let lane = 0; lane < 4; lane++) {
       const iCos = 8 * b + lane;
       if (iCos >= n) return;
-      threefry2x32(k0, k1, 4 * b + lane, c1, tf2);
+      threefry2x32(k0, k1, 4 * (first + b) + lane, c1, tf2);
       const x0 = tf2[0];
       const x1 = tf2[1];
       const u = f(f(f(x0) * TWO_POW_M32) + TWO_POW_M33);
@@ -200,11 +229,12 @@ function normalsJS(out: Float32Array, blocks: number, k0: number, k1: number, c1
   }
 }
 
-function signsJS(out: Float32Array, groups: number, k0: number, k1: number, c1: number): void {
+/** Signs of groups first, first + 1, … into `out` (out[0] is element 256·first). */
+function signsJS(out: Float32Array, first: number, k0: number, k1: number, c1: number): void {
   const n = out.length;
-  for (let p = 0; p < groups; p++) {
+  for (let p = 0; 256 * p < n; p++) {
     for (let lane = 0; lane < 4; lane++) {
-      threefry2x32(k0, k1, 4 * p + lane, c1, tf2);
+      threefry2x32(k0, k1, 4 * (first + p) + lane, c1, tf2);
       for (let j = 0; j < 64; j++) {
         const i = 256 * p + 4 * j + lane;
         if (i < n) out[i] = ((tf2[j >> 5] >>> (j & 31)) & 1) === 1 ? -1 : 1;
@@ -228,27 +258,53 @@ interface RandomKernels {
 }
 
 let instance: RandomKernels|null|undefined;
+const boundInstances = new WeakMap<WebAssembly.Memory, RandomExports|null>();
+const modules: {plain?: WebAssembly.Module|null; shared?: WebAssembly.Module|null} = {};
+
+function compiled(shared: boolean): WebAssembly.Module|null {
+  const key = shared ? 'shared' : 'plain';
+  if (modules[key] === undefined) {
+    const bytes = decodeBase64(shared ? RANDOM_KERNELS_WASM_SHARED : RANDOM_KERNELS_WASM);
+    // Engines without SIMD (or threads, for the shared variant) reject the module.
+    modules[key] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+  }
+  return modules[key] ?? null;
+}
+
+/** The module instantiated on another memory (the wasm backend's), or null. */
+function boundKernels(memory: WebAssembly.Memory): RandomExports|null {
+  let k = boundInstances.get(memory);
+  if (k === undefined) {
+    k = null;
+    try {
+      const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+      const module = compiled(shared);
+      if (module !== null) k = new WebAssembly.Instance(module, {env: {memory}}).exports as unknown as RandomExports;
+    } catch {
+      k = null;
+    }
+    boundInstances.set(memory, k);
+  }
+  return k;
+}
 
 function kernels(): RandomKernels|null {
   if (instance !== undefined) return instance;
   instance = null;
   try {
-    if (typeof WebAssembly !== 'undefined') {
-      const bytes = decodeBase64(RANDOM_KERNELS_WASM);
-      // Engines without SIMD reject the module.
-      if (WebAssembly.validate(bytes)) {
-        const memory = new WebAssembly.Memory({initial: 1});
-        const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {env: {memory}}).exports as unknown as RandomExports;
-        instance = {
-          exports,
-          reserve(bytes: number): Float32Array {
-            const pages = Math.ceil(bytes / 65536);
-            const current = memory.buffer.byteLength / 65536;
-            if (pages > current) memory.grow(pages - current);
-            return new Float32Array(memory.buffer, 0, bytes / 4);
-          },
-        };
-      }
+    const module = typeof WebAssembly === 'undefined' ? null : compiled(false);
+    if (module !== null) {
+      const memory = new WebAssembly.Memory({initial: 1});
+      const exports = new WebAssembly.Instance(module, {env: {memory}}).exports as unknown as RandomExports;
+      instance = {
+        exports,
+        reserve(bytes: number): Float32Array {
+          const pages = Math.ceil(bytes / 65536);
+          const current = memory.buffer.byteLength / 65536;
+          if (pages > current) memory.grow(pages - current);
+          return new Float32Array(memory.buffer, 0, bytes / 4);
+        },
+      };
     }
   } catch {
     instance = null;
