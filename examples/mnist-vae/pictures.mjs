@@ -100,8 +100,9 @@ export async function writeManifold(file, {decoder, latent, rows = 28, cols = 28
   const grid = PNG.sync.write(png);
   const others = latent > 3 ? `; z3…z${latent} held at 0` : latent === 3 ? '; z3 held at 0' :
     latent === 1 ? '; 1-D latent: rows repeat' : '';
-  const title = `Decoder means on a ${size}×${size} grid of Gaussian quantiles Φ⁻¹(0.05 … 0.95) of z1, z2${others}`;
-  const {png: out, width, height} = svgToPng(manifoldSvg(grid, {title, q, size, cellW: cols, cellH: rows}));
+  const lines = [`Decoder means on a ${size}×${size} grid of Gaussian quantiles`, `Φ⁻¹(0.05 … 0.95) of z1, z2${others}`];
+  const title = lines.join(' ');
+  const {png: out, width, height} = svgToPng(manifoldSvg(grid, {lines, q, size, cellW: cols, cellH: rows}));
   fs.writeFileSync(file, out);
   return {file, width, height, title};
 }
@@ -110,15 +111,15 @@ function escapeXml(s) {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** The grid image with a title, z1 ticks below and z2 ticks on the left. */
-function manifoldSvg(gridPng, {title, q, size, cellW, cellH}) {
-  const [left, top, w, h] = [56, 40, size * cellW, size * cellH];
+/** The grid image with a title (one text line per entry of `lines`), z1 ticks below and z2 ticks on the left. */
+function manifoldSvg(gridPng, {lines, q, size, cellW, cellH}) {
+  const [left, top, w, h] = [56, 24 + 16 * lines.length, size * cellW, size * cellH];
   const width = left + w + 16;
   const height = top + h + 48;
   const t = [];
   t.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="${CHART_FONT}">`);
   t.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  t.push(`<text x="8" y="20" font-size="12" font-weight="bold">${escapeXml(title)}</text>`);
+  lines.forEach((line, i) => t.push(`<text x="8" y="${20 + 16 * i}" font-size="12" font-weight="bold">${escapeXml(line)}</text>`));
   t.push(`<image x="${left}" y="${top}" width="${w}" height="${h}" image-rendering="pixelated" ` +
       `href="data:image/png;base64,${gridPng.toString('base64')}"/>`);
   for (let i = 0; i < size; i += 2) {
