@@ -1,6 +1,7 @@
 // `npm test`: type-check, build, the Node suites (jest, cpu + wasm), tfjs-core's
 // own specs on wasm with the fast kernels off and on (__tests__/tfjs_core_specs),
-// then the browser suite (headless Chromium: cpu, wasm, webgl, webgpu). Ends with
+// then the browser suite (headless Chromium: cpu, wasm, webgl, webgpu) and the MNIST
+// VAE page's end-to-end test (__tests__/browser/mnist_vae_web.mjs). Ends with
 // one line `N passed, M failed` counting every suite, and exits non-zero on any
 // failure.
 import {spawnSync} from 'node:child_process';
@@ -68,7 +69,21 @@ if (!m || browser.status !== 0) {
   if (!m || Number(m[2]) === 0) failed++;
 }
 
+// The MNIST VAE page (examples/mnist-vae/web) driven end to end on webgpu and webgl.
+console.log(`\n== MNIST VAE page, end to end: node __tests__/browser/mnist_vae_web.mjs`);
+const web = spawnSync(process.execPath, [join(root, '__tests__', 'browser', 'mnist_vae_web.mjs')],
+    {cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8'});
+process.stdout.write(web.stdout ?? '');
+const w = /^(\d+) passed, (\d+) failed$/m.exec(web.stdout ?? '');
+if (w) {
+  passed += Number(w[1]);
+  failed += Number(w[2]);
+}
+if (!w || web.status !== 0) {
+  if (!w || Number(w[2]) === 0) failed++;
+}
+
 console.log(`\nall suites: typecheck, build, jest (cpu + wasm), tfjs-core specs (wasm, fast kernels off and on), ` +
-            `browser (cpu, wasm threaded and not, webgl, webgpu)`);
+            `browser (cpu, wasm threaded and not, webgl, webgpu), MNIST VAE page (webgpu, webgl)`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
