@@ -63,7 +63,10 @@ describe('examples/shared/charts.mjs', () => {
       const rel = await charts.writeChartPng(spec, out + '/reliability.png', {svg: true});
       let threw = '';
       try { charts.scatterChart({points: []}); } catch (e) { threw = e.message; }
-      console.log(JSON.stringify({scatter, line, hist, rel, usermeta: spec.usermeta, threw}));
+      const pts = [{x: 0, y: 0, group: 10}, {x: 1, y: 1, group: 9}, {x: 2, y: 2, group: 'Bag'}, {x: 3, y: 3, group: 'Coat'}];
+      const orders = [charts.scatterChart({points: pts}).encoding.color.sort,
+        charts.scatterChart({points: pts, groupOrder: ['Coat', '10']}).encoding.color.sort];
+      console.log(JSON.stringify({scatter, line, hist, rel, usermeta: spec.usermeta, threw, orders}));
     `, dir);
 
     // The reported size is the PNG's; the plot area is the spec's width and height plus axes, titles and legend.
@@ -91,5 +94,7 @@ describe('examples/shared/charts.mjs', () => {
     const ece = (1 / 6) * 0.05 + (1 / 6) * 0.85 + (4 / 6) * Math.abs(0.75 - 0.965);
     expect(result.usermeta.ece).toBeCloseTo(ece, 12);
     expect(result.threw).toMatch(/points must be a non-empty array/);
+    // Legend order: numbers as numbers (9 before 10), then text; or as given, the rest after.
+    expect(result.orders).toEqual([['9', '10', 'Bag', 'Coat'], ['Coat', '10', '9', 'Bag']]);
   }, 90000);
 });

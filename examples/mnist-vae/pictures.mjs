@@ -50,17 +50,18 @@ export function gridQuantiles(size = 15) {
  * posterior the means are pushed through the flows (f_K ∘ … ∘ f_1(μ)).
  * @returns {Promise<{file: string, width: number, height: number, title: string}>}
  */
-export async function writeLatentPlot(file, {means, labels, latent, posterior, labelTitle = 'digit'}) {
+export async function writeLatentPlot(file, {means, labels, latent, posterior, labelTitle = 'digit', labelNames}) {
   const n = labels.length;
   const points = new Array(n);
-  for (let i = 0; i < n; i++) points[i] = {x: means[i * latent], y: latent > 1 ? means[i * latent + 1] : 0, group: labels[i]};
+  const name = (l) => (labelNames ? labelNames[l] ?? String(l) : l);
+  for (let i = 0; i < n; i++) points[i] = {x: means[i * latent], y: latent > 1 ? means[i * latent + 1] : 0, group: name(labels[i])};
   const notes = [];
   if (latent > 2) notes.push(`first 2 of ${latent} dimensions`);
   if (latent === 1) notes.push('1 dimension, y = 0');
   const what = posterior === 'gaussian' ? 'encoder means μ(x)' : 'flowed means f(μ(x))';
   const title = `Test-set ${what}, ${n} images${notes.length ? ` (${notes.join('; ')})` : ''}`;
   const out = await writeChartPng(scatterChart({points, title, xTitle: 'z1', yTitle: latent > 1 ? 'z2' : '',
-    groupTitle: labelTitle, width: 440, height: 440, size: 10, opacity: 0.65}), file);
+    groupTitle: labelTitle, groupOrder: labelNames, width: 440, height: 440, size: 10, opacity: 0.65}), file);
   return {...out, title};
 }
 

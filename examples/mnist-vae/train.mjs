@@ -34,6 +34,8 @@ const datasets = require('../shared/datasets.cjs');
 /** The embedded digits' split used here: 8,000 train, 2,000 test (fixed; see datasets.cjs). */
 const EMBEDDED_TEST_SIZE = 2000;
 const METRICS_VERSION = 1;
+/** Fashion-MNIST's classes, by label (Xiao et al. 2017). */
+const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 /** Resolves --data to a directory of IDX files (or null for the embedded digits). */
 function dataDirectory(data) {
@@ -274,7 +276,8 @@ async function main(argv) {
   const {latentMeans, decoder} = parts(vae);
   const means = latentMeans(xTest);
   const latentPlot = await writeLatentPlot(path.join(out, 'latent.png'),
-      {means, labels: data.test.labels, latent: opts.latent, posterior: opts.posterior, labelTitle: data.fashion ? 'class' : 'digit'});
+      {means, labels: data.test.labels, latent: opts.latent, posterior: opts.posterior,
+        labelTitle: data.fashion ? 'class' : 'digit', labelNames: data.fashion ? FASHION_CLASSES : undefined});
   const manifold = await writeManifold(path.join(out, 'manifold.png'), {decoder, latent: opts.latent, rows: data.rows, cols: data.cols});
   if (opts.latent !== 2) log(`manifold.png: ${manifold.title}`);
   const curves = [

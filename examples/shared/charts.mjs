@@ -50,15 +50,18 @@ function base(options, defaults) {
 /**
  * A scatter plot, coloured by a group with a legend (e.g. latent means by digit).
  * @param {{points: {x: number, y: number, group?: string|number}[], title?: string, xTitle?: string,
- *   yTitle?: string, groupTitle?: string, width?: number, height?: number, size?: number, opacity?: number}} options
- *   `group` values are shown as categories (nominal), in sorted order.
+ *   yTitle?: string, groupTitle?: string, groupOrder?: string[], width?: number, height?: number, size?: number,
+ *   opacity?: number}} options
+ *   `group` values are shown as categories (nominal), in sorted order (numbers as numbers) or in `groupOrder`.
  */
 export function scatterChart(options) {
-  const {points, xTitle = 'x', yTitle = 'y', groupTitle = 'group', size = 12, opacity = 0.7} = options;
+  const {points, xTitle = 'x', yTitle = 'y', groupTitle = 'group', groupOrder, size = 12, opacity = 0.7} = options;
   checkArray('points', points);
   const grouped = points.some((p) => p.group !== undefined);
   const values = points.map((p) => ({x: p.x, y: p.y, ...(grouped ? {group: String(p.group)} : {})}));
-  const groups = grouped ? [...new Set(values.map((v) => v.group))].sort(naturalOrder) : [];
+  const seen = grouped ? [...new Set(values.map((v) => v.group))] : [];
+  const groups = groupOrder ? [...groupOrder.map(String).filter((g) => seen.includes(g)), ...seen.filter((g) => !groupOrder.map(String).includes(g))] :
+    seen.sort(naturalOrder);
   return {
     ...base(options, {width: 420, height: 420}),
     data: {values},
