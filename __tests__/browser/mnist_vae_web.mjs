@@ -19,7 +19,10 @@
  *     digit for the same point, and a click at the same place shows the same
  *     picture;
  *   - a screenshot per backend in test-output/mnist-vae-web-<backend>.png,
- *     decoded with pngjs and checked not blank.
+ *     decoded with pngjs and checked not blank;
+ * and, in the same Chromium without its WebGPU flags, that the automatic choice
+ * falls back to WebGL and says why. Before the browser: the server's COOP/COEP
+ * headers, the wasm MIME type and its refusal of paths outside the page.
  *
  *   npm run build && node __tests__/browser/mnist_vae_web.mjs
  *
@@ -322,6 +325,32 @@ function rawGetStatus(port, path) {
   });
 }
 
+/**
+ * The automatic choice in a browser without WebGPU (the same Chromium without its WebGPU
+ * flags, where requestAdapter finds nothing): the page starts on WebGL and says why.
+ */
+async function runFallback(playwright, executablePath, origin) {
+  const name = 'auto without WebGPU';
+  let browser = null;
+  try {
+    browser = await withTimeout(playwright.chromium.launch({
+      executablePath, headless: true, args: CHROMIUM_ARGS.filter((a) => !/webgpu|swiftshader/.test(a)),
+    }), 60000, 'launching chromium without WebGPU');
+    const page = await browser.newPage();
+    await withTimeout(page.goto(`${origin}/?train=64&test=64`), 30000, `${name}: loading the page`);
+    await withTimeout(page.waitForFunction(() => window.mnistVae && (window.mnistVae.state.ready || window.mnistVae.state.error),
+        undefined, {timeout: 60000, polling: 100}), 61000, `${name}: page ready`);
+    const s = await page.evaluate(() => window.mnistVae.state);
+    const why = await page.textContent('#why');
+    check(`${name}: falls back to WebGL and says why`, !s.error && s.backend === 'webgl' && /WebGPU unavailable: /.test(why),
+        s.error || `${s.backend}: "${why.trim()}"`);
+  } catch (e) {
+    check(`${name}: page driven to the end`, false, String(e.message || e).split('\n')[0]);
+  } finally {
+    if (browser) await withTimeout(browser.close(), 10000, 'closing chromium').catch(() => {});
+  }
+}
+
 // ------------------------------------------------------------ main
 async function main() {
   if (!existsSync(join(root, 'dist', 'tfjs-variational.min.js'))) {
@@ -386,6 +415,7 @@ async function main() {
     summaryAndExit(1);
   }
   for (const backend of BACKENDS) await runBackend(context, origin, backend);
+  await runFallback(playwright, executablePath, origin);
   clearTimeout(watchdog);
   await cleanup();
   console.log(`run time ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -53,6 +53,7 @@
     backend: null,
     backendWhy: '',
     backendNotes: [],
+    device: '',
     crossOriginIsolated: self.crossOriginIsolated === true,
     trainCount: 0,
     testCount: 0,
@@ -156,17 +157,27 @@
   }
 
   // ------------------------------------------------------------ backend
+  let device = '';            // the GPU adapter or WebGL renderer, when the browser names it
+
   /** Tries one backend; returns null when it is active, else why not. */
   async function tryBackend(name) {
+    device = '';
     try {
       if (name === 'webgpu') {
         if (!navigator.gpu) return 'navigator.gpu is missing (no WebGPU in this browser, or it is switched off)';
         const adapter = await navigator.gpu.requestAdapter();
         if (!adapter) return 'navigator.gpu.requestAdapter() found no adapter';
+        const info = adapter.info || (adapter.requestAdapterInfo ? await adapter.requestAdapterInfo() : null);
+        if (info) device = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
       }
       if (name === 'webgl') {
         const c = document.createElement('canvas');
-        if (!c.getContext('webgl2') && !c.getContext('webgl')) return 'no WebGL context could be created';
+        const gl = c.getContext('webgl2') || c.getContext('webgl');
+        if (!gl) return 'no WebGL context could be created';
+        const ext = gl.getExtension('WEBGL_debug_renderer_info');
+        device = String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER) || '');
+        const lose = gl.getExtension('WEBGL_lose_context');
+        if (lose) lose.loseContext();
       }
       if (name === 'wasm') tf.wasm.setWasmPaths(new URL('wasm/', location.href).href);
       if (!tf.findBackendFactory(name)) return 'its tfjs bundle is not loaded';
@@ -197,12 +208,18 @@
           reason = `${notes.map((n) => `${BACKEND_LABEL[n.name]} unavailable: ${n.why}`).join('; ')}` +
             (wanted === 'auto' ? '' : ` (asked for by ?backend=${wanted})`);
         }
+        if (device) {
+          reason += `; device: ${device}`;
+          if (/swiftshader|llvmpipe|softpipe|software|basic render/i.test(device)) {
+            reason += ' (a software renderer: ?backend=wasm is likely faster on this machine)';
+          }
+        }
         if (name === 'wasm') {
           const threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
           reason += `; ${threads && self.crossOriginIsolated ? 'threaded SIMD build (cross-origin isolated)' :
             'single-threaded build' + (self.crossOriginIsolated ? '' : ' (the page is not cross-origin isolated)')}`;
         }
-        return {name, reason, notes};
+        return {name, reason, notes, device};
       }
       notes.push({name, why});
       console.warn(`backend ${name}: ${why}`);
@@ -307,7 +324,7 @@
   }
 
   /**
-   * The square the scatter shows: the central 98% of the means on each axis (the 1st to 99th
+   * The square the scatter shows: the central 99% of the means on each axis (the 0.5th to 99.5th
    * percentile), widened to hold [−3, 3]² (the prior's bulk), with a 5% margin.
    */
   function latentSquare(values) {
@@ -318,8 +335,8 @@
       for (let i = a; i < values.length; i += LATENT) if (Number.isFinite(values[i])) v.push(values[i]);
       v.sort((x, y) => x - y);
       if (v.length === 0) continue;
-      lo[a] = Math.min(lo[a], v[Math.floor(0.01 * (v.length - 1))]);
-      hi[a] = Math.max(hi[a], v[Math.ceil(0.99 * (v.length - 1))]);
+      lo[a] = Math.min(lo[a], v[Math.floor(0.005 * (v.length - 1))]);
+      hi[a] = Math.max(hi[a], v[Math.ceil(0.995 * (v.length - 1))]);
     }
     const r = 1.05 * Math.max(hi[0] - lo[0], hi[1] - lo[1]) / 2;
     return {cx: (lo[0] + hi[0]) / 2, cy: (lo[1] + hi[1]) / 2, r};
@@ -458,7 +475,7 @@
       data: {name: 'rows'},
       encoding: {
         x: {field: 'epoch', type: 'quantitative', title: 'epoch'},
-        y: {field: 'loss', type: 'quantitative', title: '−ELBO (nats per digit)', scale: {zero: false}},
+        y: {field: 'loss', type: 'quantitative', title: '−ELBO (nats per digit, log scale)', scale: {type: 'log'}},
         color: {field: 'series', type: 'nominal', title: null,
           scale: {domain: ['training batch', 'training epoch mean', 'test'], range: ['#bab0ac', '#4e79a7', '#e15759']}},
       },
@@ -680,6 +697,7 @@
     state.backend = chosen.name;
     state.backendWhy = chosen.reason;
     state.backendNotes = chosen.notes;
+    state.device = chosen.device;
     $('backend').textContent = BACKEND_LABEL[chosen.name];
     $('why').textContent = `— ${chosen.reason}`;
 
