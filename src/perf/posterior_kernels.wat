@@ -19,12 +19,18 @@
 ;; Math, written out inside each loop (V8 does not inline wasm calls, and a
 ;; call per vector costs more than the arithmetic):
 ;;   exp(y), y ≤ 0: Cody–Waite reduction y = k·ln2 + r and Cephes' degree-7
-;;     polynomial (as simd_kernels.wat's softplus); 0 below ln 2⁻¹²⁶ and for NaN;
+;;     polynomial (as simd_kernels.wat's softplus); 0 below −87 (results under
+;;     e⁻⁸⁷ = 1.6e-38, at most 1.4 times the smallest normal float) and for NaN;
 ;;   log1p(t), t ∈ [0, 1]: 2s·(1 + s²/3 + … + s¹⁴/15), s = t/(2 + t);
 ;;   softplus(x) = max(x, 0) + log1p(exp(−|x|));
 ;;   sigmoid(x) = 1/(1 + t) for x ≥ 0, t/(1 + t) below, t = exp(−|x|);
 ;;   log x: Cephes logf (x = m·2^e, m in [√½, √2)), subnormals scaled by 2²⁵
 ;;     first; log 0 = −∞, log ∞ = ∞, NaN for x < 0, NaN kept.
+;; Subnormal intermediates, which x86 processes two orders of magnitude slower,
+;; are avoided: exp's cut-off at −87 (where every lane below it would form one),
+;; log1p's s² set to 0 below s = 2⁻⁵⁰ (1 + s²/3 + … is 1 there), and the
+;; mixture gradient's softplus path dropped where sigmoid(diff) < 2⁻¹⁰⁰ (its
+;; share of the gradient is then below 2⁻⁸⁰ of the wide component's).
 ;; The constants sit in locals set before each loop. The last one to three
 ;; elements are loaded and stored lane by lane ($load, $store).
 ;; Every pass is the same loop: load the inputs, compute, store the outputs;
@@ -51,9 +57,9 @@
 
   ;; out = softplus(x) + floor
   (func (export "softplus_scale") (param $x i32) (param $out i32) (param $n i32) (param $floor f32)
-    (local $i i32) (local $o i32) (local $rem i32) (local $in_x v128) (local $res v128) (local $fl v128) (local $sp_t v128) (local $sp_l v128) (local $spe_y v128) (local $spe_valid v128) (local $spe_kbits v128) (local $spe_k v128) (local $spe_r v128) (local $spe_p v128) (local $k0 v128) (local $k1 v128) (local $k2 v128) (local $k3 v128) (local $k4 v128) (local $k5 v128) (local $k6 v128) (local $k7 v128) (local $k8 v128) (local $k9 v128) (local $k10 v128) (local $k11 v128) (local $k12 v128) (local $spl_s v128) (local $spl_w v128) (local $spl_q v128) (local $k13 v128) (local $k14 v128) (local $k15 v128) (local $k16 v128) (local $k17 v128) (local $k18 v128) (local $k19 v128) (local $k20 v128) (local $k21 v128)
+    (local $i i32) (local $o i32) (local $rem i32) (local $in_x v128) (local $res v128) (local $fl v128) (local $sp_t v128) (local $sp_l v128) (local $spe_y v128) (local $spe_valid v128) (local $spe_kbits v128) (local $spe_k v128) (local $spe_r v128) (local $spe_p v128) (local $k0 v128) (local $k1 v128) (local $k2 v128) (local $k3 v128) (local $k4 v128) (local $k5 v128) (local $k6 v128) (local $k7 v128) (local $k8 v128) (local $k9 v128) (local $k10 v128) (local $k11 v128) (local $k12 v128) (local $spl_s v128) (local $spl_w v128) (local $spl_q v128) (local $k13 v128) (local $k14 v128) (local $k15 v128) (local $k16 v128) (local $k17 v128) (local $k18 v128) (local $k19 v128) (local $k20 v128) (local $k21 v128) (local $k22 v128)
     (local.set $fl (f32x4.splat (local.get $floor)))
-    (local.set $k0 (f32x4.splat (f32.const -87.336544)))
+    (local.set $k0 (f32x4.splat (f32.const -87.0)))
     (local.set $k1 (f32x4.splat (f32.const 1.44269504088896341)))
     (local.set $k2 (f32x4.splat (f32.const 12582912)))
     (local.set $k3 (f32x4.splat (f32.const 0.693359375)))
@@ -67,14 +73,15 @@
     (local.set $k11 (f32x4.splat (f32.const 1)))
     (local.set $k12 (i32x4.splat (i32.const 0x4B3FFF81)))
     (local.set $k13 (f32x4.splat (f32.const 2)))
-    (local.set $k14 (f32x4.splat (f32.const 0.0666666667)))
-    (local.set $k15 (f32x4.splat (f32.const 0.0769230769)))
-    (local.set $k16 (f32x4.splat (f32.const 0.0909090909)))
-    (local.set $k17 (f32x4.splat (f32.const 0.1111111111)))
-    (local.set $k18 (f32x4.splat (f32.const 0.1428571429)))
-    (local.set $k19 (f32x4.splat (f32.const 0.2)))
-    (local.set $k20 (f32x4.splat (f32.const 0.3333333333)))
-    (local.set $k21 (f32x4.splat (f32.const 0)))
+    (local.set $k14 (f32x4.splat (f32.const 0x1p-50)))
+    (local.set $k15 (f32x4.splat (f32.const 0.0666666667)))
+    (local.set $k16 (f32x4.splat (f32.const 0.0769230769)))
+    (local.set $k17 (f32x4.splat (f32.const 0.0909090909)))
+    (local.set $k18 (f32x4.splat (f32.const 0.1111111111)))
+    (local.set $k19 (f32x4.splat (f32.const 0.1428571429)))
+    (local.set $k20 (f32x4.splat (f32.const 0.2)))
+    (local.set $k21 (f32x4.splat (f32.const 0.3333333333)))
+    (local.set $k22 (f32x4.splat (f32.const 0)))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
@@ -95,17 +102,18 @@
         (local.set $spe_p (f32x4.add (f32x4.add (f32x4.mul (local.get $spe_p) (f32x4.mul (local.get $spe_r) (local.get $spe_r))) (local.get $spe_r)) (local.get $k11)))
         (local.set $sp_t (v128.and (f32x4.mul (local.get $spe_p) (i32x4.shl (i32x4.sub (local.get $spe_kbits) (local.get $k12)) (i32.const 23))) (local.get $spe_valid)))
         (local.set $spl_s (f32x4.div (local.get $sp_t) (f32x4.add (local.get $sp_t) (local.get $k13))))
-        (local.set $spl_w (f32x4.mul (local.get $spl_s) (local.get $spl_s)))
-        (local.set $spl_q (local.get $k14))
-        (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k15)))
+        (local.set $spl_w (v128.and (local.get $spl_s) (f32x4.ge (local.get $spl_s) (local.get $k14))))
+        (local.set $spl_w (f32x4.mul (local.get $spl_w) (local.get $spl_w)))
+        (local.set $spl_q (local.get $k15))
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k16)))
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k17)))
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k18)))
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k19)))
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k20)))
+        (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k21)))
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k11)))
         (local.set $sp_l (f32x4.mul (f32x4.add (local.get $spl_s) (local.get $spl_s)) (local.get $spl_q)))
-        (local.set $res (f32x4.add (f32x4.pmax (local.get $in_x) (local.get $k21)) (local.get $sp_l)))
+        (local.set $res (f32x4.add (f32x4.pmax (local.get $in_x) (local.get $k22)) (local.get $sp_l)))
         (local.set $res (f32x4.add (local.get $res) (local.get $fl)))
         (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (v128.store (i32.add (local.get $out) (local.get $o)) (local.get $res))) (else (call $store (i32.add (local.get $out) (local.get $o)) (local.get $rem) (local.get $res))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
@@ -114,7 +122,7 @@
   ;; out = dy · sigmoid(x)
   (func (export "sigmoid_mul") (param $dy i32) (param $x i32) (param $out i32) (param $n i32)
     (local $i i32) (local $o i32) (local $rem i32) (local $in_dy v128) (local $in_x v128) (local $sig v128) (local $sg_t v128) (local $sg_inv v128) (local $sge_y v128) (local $sge_valid v128) (local $sge_kbits v128) (local $sge_k v128) (local $sge_r v128) (local $sge_p v128) (local $k0 v128) (local $k1 v128) (local $k2 v128) (local $k3 v128) (local $k4 v128) (local $k5 v128) (local $k6 v128) (local $k7 v128) (local $k8 v128) (local $k9 v128) (local $k10 v128) (local $k11 v128) (local $k12 v128) (local $k13 v128)
-    (local.set $k0 (f32x4.splat (f32.const -87.336544)))
+    (local.set $k0 (f32x4.splat (f32.const -87.0)))
     (local.set $k1 (f32x4.splat (f32.const 1.44269504088896341)))
     (local.set $k2 (f32x4.splat (f32.const 12582912)))
     (local.set $k3 (f32x4.splat (f32.const 0.693359375)))
@@ -335,14 +343,14 @@
   ;; the scale mixture: z = w cw, u = clip(w, +-bound) root, diff = offset - u^2,
   ;; log p = (k - z (z/2)) + softplus(diff)
   (func (export "mixture_log_prob") (param $w i32) (param $out i32) (param $n i32) (param $cw f32) (param $k f32) (param $offset f32) (param $root f32) (param $bound f32)
-    (local $i i32) (local $o i32) (local $rem i32) (local $in_w v128) (local $Pk v128) (local $Pcw v128) (local $Poffset v128) (local $Proot v128) (local $Pbound v128) (local $Pnb v128) (local $u v128) (local $diff v128) (local $z v128) (local $sp v128) (local $res v128) (local $sp_t v128) (local $sp_l v128) (local $spe_y v128) (local $spe_valid v128) (local $spe_kbits v128) (local $spe_k v128) (local $spe_r v128) (local $spe_p v128) (local $k0 v128) (local $k1 v128) (local $k2 v128) (local $k3 v128) (local $k4 v128) (local $k5 v128) (local $k6 v128) (local $k7 v128) (local $k8 v128) (local $k9 v128) (local $k10 v128) (local $k11 v128) (local $k12 v128) (local $spl_s v128) (local $spl_w v128) (local $spl_q v128) (local $k13 v128) (local $k14 v128) (local $k15 v128) (local $k16 v128) (local $k17 v128) (local $k18 v128) (local $k19 v128) (local $k20 v128) (local $k21 v128) (local $k22 v128)
+    (local $i i32) (local $o i32) (local $rem i32) (local $in_w v128) (local $Pk v128) (local $Pcw v128) (local $Poffset v128) (local $Proot v128) (local $Pbound v128) (local $Pnb v128) (local $u v128) (local $diff v128) (local $z v128) (local $sp v128) (local $res v128) (local $sp_t v128) (local $sp_l v128) (local $spe_y v128) (local $spe_valid v128) (local $spe_kbits v128) (local $spe_k v128) (local $spe_r v128) (local $spe_p v128) (local $k0 v128) (local $k1 v128) (local $k2 v128) (local $k3 v128) (local $k4 v128) (local $k5 v128) (local $k6 v128) (local $k7 v128) (local $k8 v128) (local $k9 v128) (local $k10 v128) (local $k11 v128) (local $k12 v128) (local $spl_s v128) (local $spl_w v128) (local $spl_q v128) (local $k13 v128) (local $k14 v128) (local $k15 v128) (local $k16 v128) (local $k17 v128) (local $k18 v128) (local $k19 v128) (local $k20 v128) (local $k21 v128) (local $k22 v128) (local $k23 v128)
     (local.set $Pk (f32x4.splat (local.get $k)))
     (local.set $Pcw (f32x4.splat (local.get $cw)))
     (local.set $Poffset (f32x4.splat (local.get $offset)))
     (local.set $Proot (f32x4.splat (local.get $root)))
     (local.set $Pbound (f32x4.splat (local.get $bound)))
     (local.set $Pnb (f32x4.neg (local.get $Pbound)))
-    (local.set $k0 (f32x4.splat (f32.const -87.336544)))
+    (local.set $k0 (f32x4.splat (f32.const -87.0)))
     (local.set $k1 (f32x4.splat (f32.const 1.44269504088896341)))
     (local.set $k2 (f32x4.splat (f32.const 12582912)))
     (local.set $k3 (f32x4.splat (f32.const 0.693359375)))
@@ -356,15 +364,16 @@
     (local.set $k11 (f32x4.splat (f32.const 1)))
     (local.set $k12 (i32x4.splat (i32.const 0x4B3FFF81)))
     (local.set $k13 (f32x4.splat (f32.const 2)))
-    (local.set $k14 (f32x4.splat (f32.const 0.0666666667)))
-    (local.set $k15 (f32x4.splat (f32.const 0.0769230769)))
-    (local.set $k16 (f32x4.splat (f32.const 0.0909090909)))
-    (local.set $k17 (f32x4.splat (f32.const 0.1111111111)))
-    (local.set $k18 (f32x4.splat (f32.const 0.1428571429)))
-    (local.set $k19 (f32x4.splat (f32.const 0.2)))
-    (local.set $k20 (f32x4.splat (f32.const 0.3333333333)))
-    (local.set $k21 (f32x4.splat (f32.const 0)))
-    (local.set $k22 (f32x4.splat (f32.const 0.5)))
+    (local.set $k14 (f32x4.splat (f32.const 0x1p-50)))
+    (local.set $k15 (f32x4.splat (f32.const 0.0666666667)))
+    (local.set $k16 (f32x4.splat (f32.const 0.0769230769)))
+    (local.set $k17 (f32x4.splat (f32.const 0.0909090909)))
+    (local.set $k18 (f32x4.splat (f32.const 0.1111111111)))
+    (local.set $k19 (f32x4.splat (f32.const 0.1428571429)))
+    (local.set $k20 (f32x4.splat (f32.const 0.2)))
+    (local.set $k21 (f32x4.splat (f32.const 0.3333333333)))
+    (local.set $k22 (f32x4.splat (f32.const 0)))
+    (local.set $k23 (f32x4.splat (f32.const 0.5)))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
@@ -388,31 +397,32 @@
         (local.set $spe_p (f32x4.add (f32x4.add (f32x4.mul (local.get $spe_p) (f32x4.mul (local.get $spe_r) (local.get $spe_r))) (local.get $spe_r)) (local.get $k11)))
         (local.set $sp_t (v128.and (f32x4.mul (local.get $spe_p) (i32x4.shl (i32x4.sub (local.get $spe_kbits) (local.get $k12)) (i32.const 23))) (local.get $spe_valid)))
         (local.set $spl_s (f32x4.div (local.get $sp_t) (f32x4.add (local.get $sp_t) (local.get $k13))))
-        (local.set $spl_w (f32x4.mul (local.get $spl_s) (local.get $spl_s)))
-        (local.set $spl_q (local.get $k14))
-        (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k15)))
+        (local.set $spl_w (v128.and (local.get $spl_s) (f32x4.ge (local.get $spl_s) (local.get $k14))))
+        (local.set $spl_w (f32x4.mul (local.get $spl_w) (local.get $spl_w)))
+        (local.set $spl_q (local.get $k15))
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k16)))
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k17)))
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k18)))
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k19)))
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k20)))
+        (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k21)))
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (local.get $k11)))
         (local.set $sp_l (f32x4.mul (f32x4.add (local.get $spl_s) (local.get $spl_s)) (local.get $spl_q)))
-        (local.set $sp (f32x4.add (f32x4.pmax (local.get $diff) (local.get $k21)) (local.get $sp_l)))
-        (local.set $res (f32x4.add (f32x4.sub (local.get $Pk) (f32x4.mul (local.get $z) (f32x4.mul (local.get $z) (local.get $k22)))) (local.get $sp)))
+        (local.set $sp (f32x4.add (f32x4.pmax (local.get $diff) (local.get $k22)) (local.get $sp_l)))
+        (local.set $res (f32x4.add (f32x4.sub (local.get $Pk) (f32x4.mul (local.get $z) (f32x4.mul (local.get $z) (local.get $k23)))) (local.get $sp)))
         (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (v128.store (i32.add (local.get $out) (local.get $o)) (local.get $res))) (else (call $store (i32.add (local.get $out) (local.get $o)) (local.get $rem) (local.get $res))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $next))))
 
   ;; dw = dy (-(z cw) - sigmoid(diff) 2u root [|w| <= bound])
   (func (export "mixture_log_prob_grad") (param $dy i32) (param $w i32) (param $out i32) (param $n i32) (param $cw f32) (param $offset f32) (param $root f32) (param $bound f32)
-    (local $i i32) (local $o i32) (local $rem i32) (local $in_dy v128) (local $in_w v128) (local $Pcw v128) (local $Poffset v128) (local $Proot v128) (local $Pbound v128) (local $Pnb v128) (local $u v128) (local $diff v128) (local $sig v128) (local $res v128) (local $inside v128) (local $sg_t v128) (local $sg_inv v128) (local $sge_y v128) (local $sge_valid v128) (local $sge_kbits v128) (local $sge_k v128) (local $sge_r v128) (local $sge_p v128) (local $k0 v128) (local $k1 v128) (local $k2 v128) (local $k3 v128) (local $k4 v128) (local $k5 v128) (local $k6 v128) (local $k7 v128) (local $k8 v128) (local $k9 v128) (local $k10 v128) (local $k11 v128) (local $k12 v128) (local $k13 v128)
+    (local $i i32) (local $o i32) (local $rem i32) (local $in_dy v128) (local $in_w v128) (local $Pcw v128) (local $Poffset v128) (local $Proot v128) (local $Pbound v128) (local $Pnb v128) (local $u v128) (local $diff v128) (local $sig v128) (local $res v128) (local $inside v128) (local $sg_t v128) (local $sg_inv v128) (local $sge_y v128) (local $sge_valid v128) (local $sge_kbits v128) (local $sge_k v128) (local $sge_r v128) (local $sge_p v128) (local $k0 v128) (local $k1 v128) (local $k2 v128) (local $k3 v128) (local $k4 v128) (local $k5 v128) (local $k6 v128) (local $k7 v128) (local $k8 v128) (local $k9 v128) (local $k10 v128) (local $k11 v128) (local $k12 v128) (local $k13 v128) (local $k14 v128)
     (local.set $Pcw (f32x4.splat (local.get $cw)))
     (local.set $Poffset (f32x4.splat (local.get $offset)))
     (local.set $Proot (f32x4.splat (local.get $root)))
     (local.set $Pbound (f32x4.splat (local.get $bound)))
     (local.set $Pnb (f32x4.neg (local.get $Pbound)))
-    (local.set $k0 (f32x4.splat (f32.const -87.336544)))
+    (local.set $k0 (f32x4.splat (f32.const -87.0)))
     (local.set $k1 (f32x4.splat (f32.const 1.44269504088896341)))
     (local.set $k2 (f32x4.splat (f32.const 12582912)))
     (local.set $k3 (f32x4.splat (f32.const 0.693359375)))
@@ -426,6 +436,7 @@
     (local.set $k11 (f32x4.splat (f32.const 1)))
     (local.set $k12 (i32x4.splat (i32.const 0x4B3FFF81)))
     (local.set $k13 (f32x4.splat (f32.const 0)))
+    (local.set $k14 (f32x4.splat (f32.const 0x1p-100)))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
@@ -451,6 +462,7 @@
         (local.set $sg_t (v128.and (f32x4.mul (local.get $sge_p) (i32x4.shl (i32x4.sub (local.get $sge_kbits) (local.get $k12)) (i32.const 23))) (local.get $sge_valid)))
         (local.set $sg_inv (f32x4.div (local.get $k11) (f32x4.add (local.get $sg_t) (local.get $k11))))
         (local.set $sig (v128.bitselect (f32x4.mul (local.get $sg_t) (local.get $sg_inv)) (local.get $sg_inv) (f32x4.lt (local.get $diff) (local.get $k13))))
+        (local.set $inside (v128.and (local.get $inside) (f32x4.ge (local.get $sig) (local.get $k14))))
         (local.set $res (f32x4.mul (local.get $in_dy) (f32x4.sub (f32x4.neg (f32x4.mul (f32x4.mul (local.get $in_w) (local.get $Pcw)) (local.get $Pcw))) (v128.and (local.get $inside) (f32x4.mul (local.get $sig) (f32x4.mul (f32x4.add (local.get $u) (local.get $u)) (local.get $Proot)))))))
         (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (v128.store (i32.add (local.get $out) (local.get $o)) (local.get $res))) (else (call $store (i32.add (local.get $out) (local.get $o)) (local.get $rem) (local.get $res))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
