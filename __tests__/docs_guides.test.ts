@@ -11,8 +11,9 @@
  * reader sees is the code that runs. A block preceded by
  * `<!-- no-run -->` is neither run nor type-checked (for fragments).
  *
- * Each guide runs on the cpu backend; the VAE guide runs on wasm too. A
- * failure names the guide, the block and its first line in the markdown.
+ * Each guide runs on the cpu backend; the VAE and Keras / TFP guides run on
+ * wasm too (they are cheap there). A failure names the guide, the block and
+ * its first line in the markdown.
  *
  * Types. Each guide is also one strict TypeScript file of a scratch project in
  * which `tfjs-variational` resolves to src/index.ts and `@tensorflow/tfjs` to
@@ -266,6 +267,7 @@ describe('docs/guides', () => {
   const runs: Array<[string, string]> = [
     ...guideFiles().map((name) => [name, 'cpu'] as [string, string]),
     ['vae-in-20-lines.md', 'wasm'],
+    ['from-keras-and-tfp.md', 'wasm'],
   ];
   it.each(runs)('%s runs as written on %s', async (name, backend) => {
     await useBackend(backend as 'cpu'|'wasm');
