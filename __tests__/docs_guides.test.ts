@@ -274,7 +274,9 @@ describe('docs/guides', () => {
     // A guide's relative paths (`file://./model`) land in a scratch directory.
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tfv-guide-run-'));
     const cwd = process.cwd();
-    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    // The guides' console.log output is hidden; TFV_GUIDES_VERBOSE=1 shows it (to read the figures a guide prints).
+    const log = jest.spyOn(console, 'log');
+    if (process.env.TFV_GUIDES_VERBOSE !== '1') log.mockImplementation(() => undefined);
     try {
       process.chdir(dir);
       await runGuide(guideBlocks(name));
