@@ -131,13 +131,14 @@ describe('examples/bayes-by-backprop/train.mjs', () => {
       expect(saved.nll).toBeCloseTo(nll, 4);
       expect(100 * saved.ece).toBeCloseTo(ece, 2);
       expect(saved.aurocEntropy).toBeCloseTo(aurocH, 4);
-      const bins = saved.reliability as {count: number, accuracy: number, confidence: number}[];
+      const bins = saved.reliability as {count: number, accuracy: number|null, confidence: number|null}[];
       expect(bins).toHaveLength(15);
       const n = bins.reduce((s, b) => s + b.count, 0);
       expect(n).toBe(200);
-      const eceFromBins = bins.reduce((s, b) => s + (b.count / n) * Math.abs(b.accuracy - b.confidence), 0);
+      const filled = bins.filter((b) => b.count > 0) as {count: number, accuracy: number, confidence: number}[];
+      const eceFromBins = filled.reduce((s, b) => s + (b.count / n) * Math.abs(b.accuracy - b.confidence), 0);
       expect(eceFromBins).toBeCloseTo(saved.ece, 6);
-      const right = bins.reduce((s, b) => s + b.count * b.accuracy, 0);
+      const right = filled.reduce((s, b) => s + b.count * b.accuracy, 0);
       expect(right / n).toBeCloseTo(saved.accuracy, 6);
     }
 
