@@ -433,6 +433,23 @@ describe('memory', () => {
     expect(tf.memory().numBytes).toBe(bytes);
   });
 
+  test('Conv2DBackpropInput of int32 operands is the wasm kernel\'s own (bit for bit)', async () => {
+    await useBackend('wasm');
+    const c = randomCase(mulberry32(9));
+    const run = () => outcome(() => tf.engine().runKernel(
+        tf.Conv2DBackpropInput, {dy: tf.tensor(c.dy, c.dyShape, 'int32'), filter: tf.tensor(c.filter, c.filterShape, 'int32')},
+        {...attrs(c), inputShape: c.xShape} as unknown as tf.NamedAttrMap) as tf.Tensor);
+    const before = convKernelCalls.inputPassedThrough;
+    const ours = run();
+    expect(convKernelCalls.inputPassedThrough).toBe(before + 1);
+    disableFastWasmKernels();
+    const tfjs = run();
+    enableFastWasmKernels();
+    expect(ours.error).toBeUndefined();
+    expect(ours.shape).toEqual(tfjs.shape);
+    expect(Array.from(ours.values!)).toEqual(Array.from(tfjs.values!));
+  });
+
   test('int32 operands give the cpu backend\'s result', async () => {
     const c = randomCase(mulberry32(5));
     const ints = {x: Int32Array.from(c.x, (v) => Math.round(v * 5)), dy: Int32Array.from(c.dy, (v) => Math.round(v * 5))};

@@ -111,10 +111,11 @@ export interface FastWasmKernelsOptions {
 
 /**
  * Replaces the wasm backend's `BatchMatMul`, `_FusedMatMul`, `Transpose`,
- * `Sum`, `Softplus`, `GatherV2`, `Slice`, `Identity` and `Cast` kernels with
- * the faster ones of this module (and, for `_FusedMatMul`, correct ones), and
- * lets Adam update each variable in one pass there. Other backends are not
- * touched. Safe to call repeatedly.
+ * `Sum`, `Softplus`, `GatherV2`, `Slice`, `Identity`, `Cast` and
+ * `Conv2DBackpropInput` kernels with the faster ones of this module (and, for
+ * `_FusedMatMul`, correct ones), adds the `Conv2DBackpropFilter` the wasm
+ * backend lacks (only where it has none), and lets Adam update each variable
+ * in one pass there. Other backends are not touched. Safe to call repeatedly.
  *
  * Only on the tfjs versions this was tested on (tfjs-core and tfjs-layers
  * 4.22.x): on others nothing is installed and a warning says so once, unless
@@ -177,7 +178,10 @@ export function isFastWasmKernelsEnabled(): boolean {
   return enabled;
 }
 
-/** Whether the wasm kernels are replaced right now (false until the wasm backend has registered its kernels). */
+/**
+ * Whether the wasm kernels are replaced (and a `Conv2DBackpropFilter` registered) right now (false until the wasm
+ * backend has registered its kernels).
+ */
 export function isFastWasmKernelsActive(): boolean {
   return Object.keys(WRAPPERS).every((name) => {
     const current = tf.getKernel(name, BACKEND);
