@@ -475,7 +475,7 @@
       data: {name: 'rows'},
       encoding: {
         x: {field: 'epoch', type: 'quantitative', title: 'epoch'},
-        y: {field: 'loss', type: 'quantitative', title: '−ELBO (nats per digit, log scale)', scale: {type: 'log'}},
+        y: {field: 'loss', type: 'quantitative', title: '−ELBO (nats per digit, log scale)', scale: {type: 'log', nice: false}},
         color: {field: 'series', type: 'nominal', title: null,
           scale: {domain: ['training batch', 'training epoch mean', 'test'], range: ['#bab0ac', '#4e79a7', '#e15759']}},
       },
@@ -579,7 +579,7 @@
         state.batchLosses.push({epoch: state.epoch + batchInEpoch / batchesPerEpoch(), loss});
         setStatus(`training: epoch ${state.epoch + 1}, batch ${batchInEpoch}/${batchesPerEpoch()}, ` +
             `loss ${loss.toFixed(1)}, ${Math.round(state.batchMs[state.batchMs.length - 1])} ms a batch`);
-        updateLossChart();
+        updateLossChart().catch(showError);
         if (batchInEpoch === batchesPerEpoch()) await endEpoch();
         await tf.nextFrame();       // let the page draw and handle input between batches
       }
