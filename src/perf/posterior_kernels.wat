@@ -16,8 +16,7 @@
 ;;                           log p = (k − z·(½z)) + softplus(diff)
 ;;   mixture_log_prob_grad dw = dy·(−(w·cw)·cw − sigmoid(diff)·2u·root·[|w| ≤ bound])
 ;;
-;; Math, written out inside each loop (V8 does not inline wasm calls, and a
-;; call per vector costs more than the arithmetic):
+;; Math, written out inside each loop (no calls per vector):
 ;;   exp(y), y ≤ 0: Cody–Waite reduction y = k·ln2 + r and Cephes' degree-7
 ;;     polynomial (as simd_kernels.wat's softplus); 0 below −87 (results under
 ;;     e⁻⁸⁷ = 1.6e-38, at most 1.4 times the smallest normal float) and for NaN;

@@ -1,8 +1,9 @@
 ;; Counter-based random numbers for the library's noise draws: standard
-;; normals and random signs, written into this module's own memory (the
-;; loader, src/perf/random_generator.ts, passes a fresh WebAssembly.Memory
-;; as "env" "memory" and copies the results out), so they work in Node and in
-;; every browser whatever the tfjs backend.
+;; normals and random signs. The loader (src/perf/random_generator.ts) passes
+;; a fresh WebAssembly.Memory as "env" "memory" and copies the results out,
+;; so they work in Node and in every browser whatever the tfjs backend; on
+;; the wasm backend it also instantiates the module on the backend's memory
+;; and writes whole blocks straight into a tensor (`out` is then its offset).
 ;;
 ;; Integers: Threefry-2x32 with 20 rounds (Salmon et al. 2011, "Parallel
 ;; random numbers: as easy as 1, 2, 3"; the generator of JAX), a bijection of
