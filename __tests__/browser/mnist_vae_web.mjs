@@ -184,11 +184,11 @@ async function runBackend(context, origin, backend) {
     const digitBefore = await page.evaluate(digitPixels);
     await page.click('#train');
     await waitFor(() => window.mnistVae.state.batches >= 1, undefined, `${backend}: first batch`);
-    const decodesBefore = (await state()).decodes.length;
+    const decodesBefore = (await state()).pointerDecodes;
     await page.mouse.click(...at(0.7, 0.3));
-    await waitFor((n) => window.mnistVae.state.decodes.length > n, decodesBefore, `${backend}: decode while training`);
+    await waitFor((n) => window.mnistVae.state.pointerDecodes > n, decodesBefore, `${backend}: decode while training`);
     s = await state();
-    const during = s.decodes[decodesBefore];
+    const during = s.decodes.filter((d) => d.source === 'pointer').pop();
     check(`${backend}: a click on the latent plane is decoded while training runs`, during.training === true,
         `decoded at batch ${s.batches} of ${EPOCHS * 2}, page status "${during.status}"`);
 
@@ -228,24 +228,28 @@ async function runBackend(context, origin, backend) {
         `${new Set(digitTrained).size} grey levels, ${countDiff(digitTrained, digitBefore)} of 784 pixels changed`);
 
     // ---- click and drag on the latent plane
-    let n = (await state()).decodes.length;
+    let n = (await state()).pointerDecodes;
     await page.mouse.click(...at(0.2, 0.8));
-    await waitFor((k) => window.mnistVae.state.decodes.length > k && !window.mnistVae.decoding, n, `${backend}: decode a click`);
+    await waitFor((k) => window.mnistVae.state.pointerDecodes > k && !window.mnistVae.decoding, n, `${backend}: decode a click`);
     const digitClicked = await page.evaluate(digitPixels);
     check(`${backend}: a click on the latent plane changes the decoded digit`, countDiff(digitClicked, digitTrained) > 20,
         `${countDiff(digitClicked, digitTrained)} of 784 pixels changed, z = (${(await state()).point.map((v) => v.toFixed(2))})`);
-    n = (await state()).decodes.length;
+    const clicked = (await state()).point;
+    n = (await state()).pointerDecodes;
     await page.mouse.move(...at(0.2, 0.8));
     await page.mouse.down();
     await page.mouse.move(...at(0.5, 0.5), {steps: 4});
     await page.mouse.move(...at(0.8, 0.2), {steps: 4});
     await page.mouse.up();
-    await waitFor((k) => window.mnistVae.state.decodes.length > k && !window.mnistVae.decoding, n + 1, `${backend}: decode a drag`);
+    await waitFor((k) => window.mnistVae.state.pointerDecodes > k && !window.mnistVae.decoding, n + 1, `${backend}: decode a drag`);
     const digitDragged = await page.evaluate(digitPixels);
     s = await state();
+    // the drag goes from the lower left to the upper right: z1 and z2 grow
     check(`${backend}: a drag decodes the points on its way and ends on the last`,
-        s.decodes.length >= n + 2 && countDiff(digitDragged, digitClicked) > 20,
-        `${s.decodes.length - n} points decoded, ${countDiff(digitDragged, digitClicked)} of 784 pixels changed`);
+        s.pointerDecodes >= n + 2 && countDiff(digitDragged, digitClicked) > 20 &&
+        s.point[0] > clicked[0] && s.point[1] > clicked[1],
+        `${s.pointerDecodes - n} points decoded, from z = (${clicked.map((v) => v.toFixed(2))}) to ` +
+        `(${s.point.map((v) => v.toFixed(2))}), ${countDiff(digitDragged, digitClicked)} of 784 pixels changed`);
 
     // ---- save, reload, load
     const probe = [0.5, -0.5];
@@ -274,12 +278,12 @@ async function runBackend(context, origin, backend) {
     const dDecode = maxAbsDiff(loadedDecode, savedDecode);
     check(`${backend}: the loaded decoder gives the saved one's digit at z = (${probe})`,
         loadedDecode.length === 784 && dDecode <= 1e-6, `max |difference| ${dDecode.toExponential(2)} over 784 pixel means`);
-    n = s.decodes.length;
+    n = s.pointerDecodes;
     await page.mouse.move(...at(0.2, 0.8));
     await page.mouse.down();
     await page.mouse.move(...at(0.8, 0.2), {steps: 2});
     await page.mouse.up();
-    await waitFor((k) => window.mnistVae.state.decodes.length > k && !window.mnistVae.decoding, n, `${backend}: decode after load`);
+    await waitFor((k) => window.mnistVae.state.pointerDecodes > k && !window.mnistVae.decoding, n, `${backend}: decode after load`);
     const digitLoaded = await page.evaluate(digitPixels);
     const dPix = maxAbsDiff(digitLoaded, digitDragged);
     check(`${backend}: the same point on the latent plane shows the same digit after loading`, dPix <= 1,

@@ -65,7 +65,8 @@
     epochs: [],               // {epoch, trainLoss, testLoss}; epoch 0: before training (testLoss only)
     drawnEpoch: -1,           // the epoch whose pictures are on screen
     picturesDrawn: 0,
-    decodes: [],              // {z, status, training}: one per decoded point
+    pointerDecodes: 0,        // points decoded for a click or a drag on the latent plane
+    decodes: [],              // {z, source, status, training} of the last 100 points decoded
     point: [0, 0],
     lastDecoded: null,        // the decoder means of `point` (784 numbers)
     saved: null,              // {epoch, date} of the model in IndexedDB
@@ -428,19 +429,25 @@
 
   let decodePending = null;
   let decoding = false;
-  /** Decodes `z` (the latest asked for wins while one is running) into the digit canvas. */
-  async function decodePoint(z) {
-    decodePending = z;
+  /**
+   * Decodes `z` into the digit canvas; while one decode runs, the latest point asked for waits
+   * (a drag's intermediate points are skipped). `source`: 'pointer' (a click or a drag on the
+   * latent plane) or 'pictures' (the redraw after an epoch or a load).
+   */
+  async function decodePoint(z, source = 'pointer') {
+    decodePending = {z, source};
     if (decoding) return;
     decoding = true;
     try {
       while (decodePending) {
-        const point = decodePending;
+        const {z: point, source: from} = decodePending;
         decodePending = null;
         const values = await decode(Float32Array.from(point));
         state.point = point;
         state.lastDecoded = Array.from(values);
-        state.decodes.push({z: point, status: state.status, training});
+        if (from === 'pointer') state.pointerDecodes++;
+        state.decodes.push({z: point, source: from, status: state.status, training});
+        if (state.decodes.length > 100) state.decodes.shift();
         drawDigit($('digit'), values, 0, 0, 0, 6);
         $('point').textContent = `z = (${point[0].toFixed(2)}, ${point[1].toFixed(2)})`;
         drawLatent();
@@ -455,7 +462,7 @@
     latentView = latentSquare(means);
     drawLatent();
     await drawManifold();
-    await decodePoint(state.point);
+    await decodePoint(state.point, 'pictures');
     state.drawnEpoch = state.epoch;
     state.picturesDrawn++;
   }
