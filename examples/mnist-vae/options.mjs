@@ -70,7 +70,7 @@ export function program() {
       .option('--quiet', 'print only the final results', false);
   p.addHelpText('after', `
 Examples:
-  npm run example                                        the defaults: ${'30'} epochs on the 8,000/2,000 embedded digits
+  npm run example                                        the defaults: 30 epochs on the 8,000/2,000 embedded digits
   npm run mnist-vae -- --posterior planar --flows 8
   npm run mnist-vae -- --objective iwae --samples 5
   npm run mnist-vae -- --data /usr/share/datasets/fashion-mnist --train-count 20000
