@@ -90,6 +90,27 @@ function canvasStats(selector) {
     pixels: d.length / 4};
 }
 
+/** For each [r, g, b] of `colours`, the number of pixels of the canvas within `tol` of it on every channel. */
+function colourCounts([selector, colours, tol]) {
+  const c = document.querySelector(selector);
+  if (!c) return null;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const counts = colours.map(() => 0);
+  for (let i = 0; i < d.length; i += 4) {
+    for (let k = 0; k < colours.length; k++) {
+      const [r, g, b] = colours[k];
+      if (Math.abs(d[i] - r) <= tol && Math.abs(d[i + 1] - g) <= tol && Math.abs(d[i + 2] - b) <= tol) counts[k]++;
+    }
+  }
+  return counts;
+}
+
+const hex = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
+// the page's colours: the loss chart's series, and the digits' (drawn at alpha 0.75 on white)
+const SERIES = {'training epoch mean': hex('#4e79a7'), test: hex('#e15759')};
+const DIGIT_COLOURS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7',
+  '#9c755f', '#bab0ac'].map((h) => hex(h).map((v) => Math.round(0.75 * v + 0.25 * 255)));
+
 /** The decoded-digit canvas as 28 × 28 grey levels (the centre of each 6 × 6 cell). */
 function digitPixels() {
   const c = document.getElementById('digit');
@@ -216,9 +237,16 @@ async function runBackend(context, origin, backend) {
     const lossStats = await page.evaluate(canvasStats, '#loss canvas');
     check(`${backend}: loss chart drawn`, lossStats && lossStats.distinct >= 4 && lossStats.nonBackground > 500,
         lossStats ? `${lossStats.distinct} colours, ${lossStats.nonBackground} of ${lossStats.pixels} pixels not background` : 'no canvas');
+    // the two series with points are lines across the chart (more pixels than their legend symbols)
+    const seriesPixels = await page.evaluate(colourCounts, ['#loss canvas', Object.values(SERIES), 12]);
+    check(`${backend}: loss chart shows the epoch means and the test loss`, seriesPixels && seriesPixels.every((k) => k >= 300),
+        seriesPixels ? Object.keys(SERIES).map((name, i) => `${name} ${seriesPixels[i]} px`).join(', ') : 'no canvas');
     const latentStats = await page.evaluate(canvasStats, '#latent');
-    check(`${backend}: latent scatter drawn`, latentStats.distinct >= 10 && latentStats.nonBackground > 1000,
-        `${latentStats.distinct} colours, ${latentStats.nonBackground} of ${latentStats.pixels} pixels not background`);
+    const digitPoints = await page.evaluate(colourCounts, ['#latent', DIGIT_COLOURS, 6]);
+    const digitsSeen = digitPoints.filter((k) => k >= 10).length;
+    check(`${backend}: latent scatter drawn, points of every digit`, latentStats.distinct >= 10 && digitsSeen >= 9,
+        `${latentStats.distinct} colours, ${latentStats.nonBackground} of ${latentStats.pixels} pixels not background, ` +
+        `pixels per digit's colour ${digitPoints.join(' ')}`);
     const manifoldStats = await page.evaluate(canvasStats, '#manifold');
     check(`${backend}: manifold drawn`, manifoldStats.distinct >= 20 && manifoldStats.nonBackground > 0.05 * manifoldStats.pixels,
         `${manifoldStats.distinct} grey levels, ${manifoldStats.nonBackground} of ${manifoldStats.pixels} pixels not background`);
