@@ -86,9 +86,9 @@ export function useSeededMathRandom(seed: number): void {
 // ------------------------------------------------------------ tail bounds
 
 /**
- * The false-failure budget of one statistical assertion. A run of the Node
- * suites makes fewer than 100 such assertions, so by the union bound a run
- * fails falsely with probability below 100 × 1e-8 = 1e-6.
+ * The false-failure budget of one statistical assertion (see docs/testing.md,
+ * "The budget": every test file far below 1e-6; the whole Node run, about 114
+ * such units, below 1.2e-6 by the union bound).
  */
 export const P_ASSERTION = 1e-8;
 
