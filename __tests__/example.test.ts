@@ -190,6 +190,18 @@ describe('examples/mnist-vae/train.mjs', () => {
     expect(inspectPng(path.join(out, 'manifold.png')).std).toBeGreaterThan(10);
   }, 60000);
 
+  it('trains an IAF posterior (--posterior iaf) and draws its flowed means', () => {
+    const out = path.join(tmp, 'iaf');
+    const stdout = ok(run(['--epochs', '1', '--posterior', 'iaf', '--flows', '2', '--hidden', '64', '--out', out,
+      '--train-count', '256', '--test-count', '64', '--ll-samples', '10', '--ll-count', '32', '--backend', 'wasm']));
+    expect(stdout).toContain('IAF flow posterior (K = 2)');
+    const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.options).toMatchObject({posterior: 'iaf', flows: 2, objective: 'elbo', samples: 1});
+    expect(metrics.pictures.latent).toMatch(/^Test-set flowed means f\(μ\(x\)\), 64 images/);
+    expect(metrics.final.logLikelihood.negativeLogLikelihood).toBeLessThanOrEqual(metrics.final.logLikelihood.negativeElbo);
+    expect(inspectPng(path.join(out, 'latent.png')).notWhite).toBeGreaterThan(0.01);
+  }, 60000);
+
   it('--help lists every option and exits with 0', () => {
     const r = run(['--help']);
     expect(r.status).toBe(0);
