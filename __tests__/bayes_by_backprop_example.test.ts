@@ -2,7 +2,8 @@
  * The Bayes-by-Backprop example (examples/bayes-by-backprop/train.mjs) run as
  * a child process in quick mode: a few hundred Fashion-MNIST images, one
  * epoch, a few Monte Carlo samples; it must exit 0, print the metrics of both
- * MLPs, write results-mlp.json consistent with the printout and two non-blank PNGs.
+ * MLPs (and, in a one-step run, of both CNNs), write results-{mlp,cnn}.json
+ * consistent with the printout and two non-blank PNGs per pair, and leak no tensor.
  * Without Debian's dataset-fashion-mnist, the run reads a small synthetic IDX
  * set written here (through --data) instead.
  */
@@ -54,6 +55,31 @@ function writeSyntheticIdx(dir: string): void {
   }
 }
 
+/** A PNG of a real chart: a few hundred pixels a side, a real share of them inked, in several colours. */
+function expectChart(file: string): void {
+  const png = PNG.sync.read(fs.readFileSync(file));
+  expect(png.width).toBeGreaterThan(200);
+  expect(png.height).toBeGreaterThan(200);
+  let inked = 0;
+  const colours = new Set<number>();
+  for (let i = 0; i < png.data.length; i += 4) {
+    const [red, green, blue] = [png.data[i], png.data[i + 1], png.data[i + 2]];
+    if (red < 240 || green < 240 || blue < 240) inked++;
+    colours.add((red >> 4) << 8 | (green >> 4) << 4 | blue >> 4);
+  }
+  expect(inked / (png.width * png.height)).toBeGreaterThan(0.02);
+  expect(colours.size).toBeGreaterThan(20);
+}
+
+/** Arguments that point the script at a synthetic data set when Debian's Fashion-MNIST is missing. */
+function dataArgs(tmp: string): string[] {
+  if (datasets.fashionMnistDir() !== null) return [];
+  const data = path.join(tmp, 'data');
+  fs.mkdirSync(data);
+  writeSyntheticIdx(data);
+  return ['--data', data];
+}
+
 /** `| mlp-bnn | 75.20% | 0.6739 | 6.56% | 0.9778 | 0.5084 | 5 |` */
 const ROW = /^\| (mlp-bnn|mlp-det) \| (\S+)% \| (\S+) \| (\S+)% \| (\S+) \| (\S+) \| (\d+) \|$/;
 
@@ -79,13 +105,7 @@ describe('examples/bayes-by-backprop/train.mjs', () => {
   it('trains both MLPs for one epoch on wasm, prints the metrics, writes results-mlp.json and two PNGs', () => {
     const out = path.join(tmp, 'out');
     const args = ['--model', 'mlp', '--epochs', '1', '--limit-train', '300', '--validation', '100', '--limit-test', '200',
-      '--samples', '3', '--backend', 'wasm', '--seed', '1', '--out', out];
-    if (datasets.fashionMnistDir() === null) {
-      const data = path.join(tmp, 'data');
-      fs.mkdirSync(data);
-      writeSyntheticIdx(data);
-      args.push('--data', data);
-    }
+      '--samples', '3', '--backend', 'wasm', '--seed', '1', '--out', out, ...dataArgs(tmp)];
     const r = run(args, 120000);
     if (r.status !== 0) {
       throw new Error(`exit code ${r.status} (signal ${r.signal})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
@@ -142,21 +162,28 @@ describe('examples/bayes-by-backprop/train.mjs', () => {
       expect(right / n).toBeCloseTo(saved.accuracy, 6);
     }
 
-    for (const file of ['reliability-mlp.png', 'entropy-mlp.png']) {
-      const png = PNG.sync.read(fs.readFileSync(path.join(out, file)));
-      expect(png.width).toBeGreaterThan(200);
-      expect(png.height).toBeGreaterThan(200);
-      // Non-blank: a real share of the pixels is not white, in several colours (axes, text, two series).
-      let inked = 0;
-      const colours = new Set<number>();
-      for (let i = 0; i < png.data.length; i += 4) {
-        const [red, green, blue] = [png.data[i], png.data[i + 1], png.data[i + 2]];
-        if (red < 240 || green < 240 || blue < 240) inked++;
-        colours.add((red >> 4) << 8 | (green >> 4) << 4 | blue >> 4);
-      }
-      expect(inked / (png.width * png.height)).toBeGreaterThan(0.02);
-      expect(colours.size).toBeGreaterThan(20);
+    for (const file of ['reliability-mlp.png', 'entropy-mlp.png']) expectChart(path.join(out, file));
+    expect(r.stdout).toMatch(/tensors left 0$/m);
+  }, 150000);
+
+  it('trains both CNNs (Bayesian convolutions on wasm) for one step and writes their results and PNGs', () => {
+    const out = path.join(tmp, 'out');
+    const r = run(['--model', 'cnn', '--epochs', '1', '--limit-train', '128', '--validation', '64', '--limit-test', '100',
+      '--samples', '2', '--backend', 'wasm', '--out', out, ...dataArgs(tmp)], 120000);
+    if (r.status !== 0) {
+      throw new Error(`exit code ${r.status} (signal ${r.signal})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
     }
+    expect(r.stdout).toMatch(/^cnn-bnn epoch 1\/1 {2}loss \(−ELBO\/N\) \S+ = NLL \S+ \+ KL\/N \S+ {2}accuracy /m);
+    const rows = r.stdout.split('\n').filter((l) => /^\| cnn-(bnn|det) \|/.test(l));
+    expect(rows).toHaveLength(2);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'results-cnn.json'), 'utf8'));
+    expect(summary.models.map((m: {name: string}) => m.name)).toEqual(['cnn-bnn', 'cnn-det']);
+    for (const m of summary.models) {
+      for (const v of [m.accuracy, m.nll, m.ece, m.aurocEntropy]) expect(Number.isFinite(v)).toBe(true);
+    }
+    expect(summary.models[0].samples).toBe(2);
+    for (const file of ['reliability-cnn.png', 'entropy-cnn.png']) expectChart(path.join(out, file));
+    expect(r.stdout).toMatch(/tensors left 0$/m);
   }, 150000);
 
   it('names the missing data directory and the Debian package (exit code 1)', () => {
