@@ -101,7 +101,7 @@ export async function writeManifold(file, {decoder, latent, rows = 28, cols = 28
   const grid = PNG.sync.write(png);
   const others = latent > 3 ? `; z3…z${latent} held at 0` : latent === 3 ? '; z3 held at 0' :
     latent === 1 ? '; 1-D latent: rows repeat' : '';
-  const lines = [`Decoder means on a ${size}×${size} grid of Gaussian quantiles`, `Φ⁻¹(0.05 … 0.95) of z1, z2${others}`];
+  const lines = [`Decoder means on a ${size}×${size} grid of Gaussian quantiles`, `z1, z2 at the standard normal quantiles of 0.05 … 0.95${others}`];
   const title = lines.join(' ');
   const {png: out, width, height} = svgToPng(manifoldSvg(grid, {lines, q, size, cellW: cols, cellH: rows}));
   fs.writeFileSync(file, out);
