@@ -469,6 +469,12 @@ function entropyHistogramSpec(family, results) {
 
 // ---------------------------------------------------------------------------
 
+/** A path as printed: relative to the working directory when inside it. */
+function shown(file) {
+  const rel = path.relative(process.cwd(), file);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
 function printTable(rows) {
   const header = '| model | test accuracy | NLL | ECE (15 bins) | AUROC entropy | AUROC MI | MC samples |';
   console.log(`\n${header}\n|---|---|---|---|---|---|---|`);
@@ -502,7 +508,7 @@ async function runFamily(family, data, opts) {
   const files = [path.join(opts.out, `reliability-${family}.png`), path.join(opts.out, `entropy-${family}.png`)];
   await writeChartPng(reliabilitySpec(upper, labelled), files[0]);
   await writeChartPng(entropyHistogramSpec(upper, labelled), files[1]);
-  for (const f of files) console.log(`wrote ${f}`);
+  for (const f of files) console.log(`wrote ${shown(f)}`);
   return pairs;
 }
 
@@ -546,7 +552,7 @@ async function main(argv) {
     };
     const file = path.join(opts.out, `results-${family}.json`);
     fs.writeFileSync(file, `${JSON.stringify(summary, null, 1)}\n`);
-    console.log(`wrote ${file}`);
+    console.log(`wrote ${shown(file)}`);
   }
   console.log(`total ${fmt((performance.now() - t0) / 1000, 0)} s; tensors left ${tf.memory().numTensors}`);
 }
