@@ -15,9 +15,11 @@ import {NODE_BACKENDS, useBackend} from './helpers/backends';
 import {values as uniformValues} from './helpers/random';
 import {HALF_LOG_TWO_PI, normalKL, normalLogProbOfNoise, SCALE_FLOOR, softplusScale} from '../src/distributions/normal';
 import {bayesianDense} from '../src/layers/bayesian_dense';
+import {fusedSampleCalls, normalSampleAndKL} from '../src/layers/variational/fused_sample';
 import '../src/priors';
 import {disableFastWasmKernels, enableFastWasmKernels} from '../src/perf';
 import {posteriorKernelPasses, posteriorKernels} from '../src/perf/posterior_kernels';
+import {gaussian as tfvGaussian} from '../src/priors/gaussian';
 import {ScaleMixturePrior} from '../src/priors/scale_mixture';
 
 const f32 = Math.fround;
@@ -336,4 +338,222 @@ describe('BayesianDense with the fused passes (fast kernels on)', () => {
     tf.dispose([x, y]);
     model.dispose();
   });
+});
+
+// ------------------------------------------------------------ the fused sample and divergence
+
+/** Σ w·dw + g·KL for the op's outputs: every gradient of the op in one scalar. */
+function sampleLoss(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, dw: tf.Tensor, g: number, m: number, s: number,
+    centered: boolean): tf.Scalar {
+  const {sample, kl} = normalSampleAndKL(mu, rho, eps, {loc: m, scale: s}, centered);
+  return tf.add(tf.sum(tf.mul(sample, dw)), tf.mul(kl, g)) as tf.Scalar;
+}
+
+/** The op's sample, KL, dμ and dρ for `dw` and g (plain arrays). */
+function sampleCase(mu: number[], rho: number[], eps: number[], dw: number[], g: number, m: number, s: number,
+    centered: boolean): {sample: number[], kl: number, dmu: number[], drho: number[]} {
+  return tf.tidy(() => {
+    const [tm, tr, te, tdw] = [mu, rho, eps, dw].map((v) => tf.tensor1d(v));
+    const out = normalSampleAndKL(tm, tr, te, {loc: m, scale: s}, centered);
+    const [dmu, drho] = tf.grads((a: tf.Tensor, b: tf.Tensor) => sampleLoss(a, b, te, tdw, g, m, s, centered))([tm, tr]);
+    return {sample: Array.from(out.sample.dataSync()), kl: out.kl.dataSync()[0],
+      dmu: Array.from(dmu.dataSync()), drho: Array.from(drho.dataSync())};
+  });
+}
+
+/** The corners: μ up to |1e4|, ρ ±1e3 and around the exp cut-off, ε to ±6.8, in every combination (a tail of 1 to 3). */
+function cornerInputs(): {mu: number[], rho: number[], eps: number[], dw: number[]} {
+  const mus = [0, -1e4, 1e4, 0.5, -3, 1e-20].map(f32);
+  const rhos = [-1e3, -100, -87.3, -20, -3, 0, 1, 20, 100, 1e3].map(f32);
+  const epss = [0, 1, -2.5, 6.8].map(f32);
+  const mu: number[] = [];
+  const rho: number[] = [];
+  const eps: number[] = [];
+  for (const a of mus) for (const b of rhos) for (const e of epss) { mu.push(a); rho.push(b); eps.push(e); }
+  mu.push(0.3); rho.push(-2); eps.push(0.1); // 241 elements
+  const dw = randomInputs(mu.length, 31, -1, 1);
+  return {mu, rho, eps, dw};
+}
+
+describe('normalSampleAndKL: the posterior sample and its Gaussian divergence in one op', () => {
+  afterAll(() => {
+    disableFastWasmKernels();
+  });
+
+  it.each([[0, 1, false], [0.5, 0.1, false], [0, 1, true], [-2, 1e3, true]] as const)(
+      'on wasm, fused: values and gradients against float64 at the corners (prior N(%p, %p²), centered %p)',
+      async (m, s, centered) => {
+        await useBackend('wasm');
+        expect(enableFastWasmKernels()).toBe(true);
+        const {mu, rho, eps, dw} = cornerInputs();
+        const g = 0.7;
+        const before = fusedSampleCalls();
+        const got = sampleCase(mu, rho, eps, dw, g, m, s, centered);
+        expect(fusedSampleCalls()).toBeGreaterThan(before);
+        const sigma = rho.map((r) => softplus64(r) + SCALE_FLOOR);
+        const sig = rho.map(sigmoid64);
+        const w = mu.map((a, i) => (centered ? 0 : a) + sigma[i] * eps[i]);
+        // w: σ within 4 ulps, then a product and a sum: 8 ulps of the terms' magnitudes.
+        expectNear('sample', got.sample, w, 0, mu.map((a, i) => 8 * ULP * ((centered ? 0 : Math.abs(a)) + sigma[i] * Math.abs(eps[i]))));
+        const terms = mu.map((a, i) => {
+          const r = sigma[i] / s;
+          const d = (a - m) / s;
+          return [0.5 * r * r, -0.5, 0.5 * d * d, -(Math.log(sigma[i]) - Math.log(s))];
+        });
+        const kl = terms.reduce((acc, t) => acc + t[0] + t[1] + t[2] + t[3], 0);
+        // Each element's float32 terms to 16 ulps of their magnitudes (the sum itself is float64).
+        const klTol = terms.reduce((acc, t) => acc + 16 * ULP * t.reduce((u, v) => u + Math.abs(v), 0), 0);
+        expectNear('kl', [got.kl], [kl], 2 * ULP, klTol);
+        const dmu = mu.map((a, i) => (centered ? 0 : dw[i]) + g * (a - m) / (s * s));
+        expectNear('dμ', got.dmu, dmu, 0, mu.map((a, i) => 8 * ULP * (Math.abs(dw[i]) + g * Math.abs(a - m) / (s * s)) + 1e-30));
+        const dsig = mu.map((_, i) => dw[i] * eps[i] + g * (sigma[i] / (s * s) - 1 / sigma[i]));
+        const dsigMag = mu.map((_, i) => Math.abs(dw[i] * eps[i]) + g * (sigma[i] / (s * s) + 1 / sigma[i]));
+        // sigmoid's exp flushes below e^−87 = 1.65e-38 to 0: an absolute error below 1.65e-38 times |dσ|.
+        expectNear('dρ', got.drho, dsig.map((v, i) => v * sig[i]),
+            0, dsigMag.map((v, i) => 16 * ULP * v * sig[i] + 1.65e-38 * v + 1e-30));
+      });
+
+  it('fused on wasm = the tfjs ops (wasm with the fast kernels off, and cpu) on random inputs, within float32 rounding', async () => {
+    const n = 1003;
+    const mu = randomInputs(n, 41, -1, 1);
+    const rho = randomInputs(n, 42, -8, 4);
+    const eps = randomInputs(n, 43, -4, 4);
+    const dw = randomInputs(n, 44, -1, 1);
+    const results: Record<string, ReturnType<typeof sampleCase>[]> = {};
+    for (const setup of ['cpu', 'wasm-off', 'wasm-fused'] as const) {
+      await useBackend(setup === 'cpu' ? 'cpu' : 'wasm');
+      if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
+      const before = fusedSampleCalls();
+      results[setup] = [sampleCase(mu, rho, eps, dw, 0.3, 0.1, 0.5, false), sampleCase(mu, rho, eps, dw, 0.3, 0.1, 0.5, true)];
+      expect(fusedSampleCalls() > before).toBe(setup === 'wasm-fused');
+    }
+    for (const other of ['cpu', 'wasm-off']) {
+      for (let k = 0; k < 2; k++) {
+        const a = results['wasm-fused'][k];
+        const b = results[other][k];
+        expectNear(`sample vs ${other}`, a.sample, b.sample, 1e-5, 1e-6);
+        // The sum of 1,003 float32 terms (about 1,500): tfjs sums in float32.
+        expectNear(`kl vs ${other}`, [a.kl], [b.kl], 1e-5);
+        expectNear(`dμ vs ${other}`, a.dmu, b.dmu, 1e-5, 1e-6);
+        expectNear(`dρ vs ${other}`, a.drho, b.drho, 1e-5, 1e-6);
+      }
+    }
+  });
+
+  it('gradients agree with central finite differences of the fused op (wasm)', async () => {
+    await useBackend('wasm');
+    expect(enableFastWasmKernels()).toBe(true);
+    const mu = [0.3, -0.7, 1.2, 0.05, -0.2];
+    const rho = [-1, 0.5, -2.5, 1.5, -0.3];
+    const eps = [0.4, -1.1, 2.0, -0.3, 0.9];
+    const dw = [0.5, -0.25, 1, 0.75, -1];
+    const g = 0.6;
+    const got = sampleCase(mu, rho, eps, dw, g, 0.1, 0.8, false);
+    const loss = (a: number[], b: number[]): number => tf.tidy(() =>
+      sampleLoss(tf.tensor1d(a), tf.tensor1d(b), tf.tensor1d(eps), tf.tensor1d(dw), g, 0.1, 0.8, false).dataSync()[0]);
+    const h = 1e-2;
+    for (let i = 0; i < mu.length; i++) {
+      const a = [...mu];
+      const b = [...rho];
+      const fd = (arr: number[], set: (v: number) => void, x: number): number => {
+        set(x + h); const up = loss(a, b); set(x - h); const down = loss(a, b); set(x); void arr; return (up - down) / (2 * h);
+      };
+      const dmu = fd(a, (v) => { a[i] = v; }, mu[i]);
+      const drho = fd(b, (v) => { b[i] = v; }, rho[i]);
+      // Truncation O(h²) of these smooth terms (third derivatives below 3) and float32 rounding of a loss near 5, over 2h.
+      expect(Math.abs(got.dmu[i] - dmu)).toBeLessThan(2e-3);
+      expect(Math.abs(got.drho[i] - drho)).toBeLessThan(2e-3);
+    }
+  });
+
+  it('leaks no tensors, forward or backward, and errors on mismatched shapes as the unfused path', async () => {
+    await useBackend('wasm');
+    expect(enableFastWasmKernels()).toBe(true);
+    const [mu, rho, eps, dw] = [[0.1, 0.2, 0.3, 0.4, 0.5], [-1, -2, 0, 1, 2], [1, -1, 0.5, 0, 2], [1, 1, 1, 1, 1]].map((v) => tf.tensor1d(v));
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      normalSampleAndKL(mu, rho, eps, {loc: 0, scale: 1});
+      tf.grads((a: tf.Tensor, b: tf.Tensor) => sampleLoss(a, b, eps, dw, 0.5, 0, 1, true))([mu, rho]);
+      tf.grad((e: tf.Tensor) => sampleLoss(mu, rho, e, dw, 0.5, 0, 1, false))(eps);
+    });
+    const out = normalSampleAndKL(mu, rho, eps, {loc: 0, scale: 1});
+    tf.dispose([out.sample, out.kl]);
+    expect(tf.memory().numTensors).toBe(before);
+    const short = tf.ones([4]);
+    for (const backendOff of [false, true]) {
+      if (backendOff) disableFastWasmKernels();
+      expect(() => normalSampleAndKL(mu, rho, short, {loc: 0, scale: 1})).toThrow(
+          'normalSampleAndKL: expected mu, rho and eps of one shape. Received: mu [5], rho [5], eps [4]');
+    }
+    tf.dispose([mu, rho, eps, dw, short]);
+  });
+
+  it('∂/∂ε of the fused op is dw·σ', async () => {
+    await useBackend('wasm');
+    expect(enableFastWasmKernels()).toBe(true);
+    const rho = [-1, 0, 2];
+    const got = tf.tidy(() => Array.from(tf.grad((e: tf.Tensor) => sampleLoss(tf.tensor1d([0, 1, 2]), tf.tensor1d(rho), e,
+        tf.tensor1d([1, -2, 0.5]), 0.5, 0, 1, false))(tf.tensor1d([0.1, 0.2, 0.3])).dataSync()));
+    expectNear('∂/∂ε', got, rho.map((r, i) => [1, -2, 0.5][i] * (softplus64(r) + SCALE_FLOOR)), 8 * ULP);
+  });
+});
+
+/** A seeded two-layer BayesianDense model's output, loss and gradients for fixed data (Gaussian prior). */
+function seededStep(estimator: 'reparameterization'|'flipout', bayesianBias: boolean): {out: number[], loss: number, grads: Record<string, number[]>} {
+  const model = tfl.sequential({layers: [
+    bayesianDense({inputShape: [6], units: 5, activation: 'tanh', estimator, bayesianBias, numExamples: 30, seed: 11}),
+    bayesianDense({units: 2, estimator, numExamples: 30, seed: 12, prior: tfvGaussian({loc: 0.1, scale: 0.5})}),
+  ]});
+  // Fixed weights (the initialisers' draws differ between runs).
+  for (const w of model.trainableWeights) {
+    const v = w.read();
+    const base = w.originalName.includes('untransformed') ? -2 : 0;
+    w.write(tf.tidy(() => tf.add(tf.mul(tf.tensor(uniformValues(v.size, v.size + 7), v.shape), 0.5), base)));
+  }
+  const x = tf.tensor2d(uniformValues(7 * 6, 51), [7, 6]);
+  const y = tf.tensor2d(uniformValues(7 * 2, 52), [7, 2]);
+  const result = tf.tidy(() => {
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    let out: number[] = [];
+    const {value, grads} = tf.variableGrads(() => {
+      const pred = model.apply(x, {training: true}) as tf.Tensor;
+      out = Array.from(pred.dataSync());
+      const data = tf.mean(tf.square(tf.sub(pred, y)));
+      return tf.addN([data, ...model.losses.map((l) => (typeof l === 'function' ? l() : l) as tf.Scalar)]) as tf.Scalar;
+    }, vars);
+    const g: Record<string, number[]> = {};
+    model.trainableWeights.forEach((w, i) => { g[w.originalName.replace(/^[^/]*\//, '')] = Array.from(grads[vars[i].name].dataSync()); });
+    return {out, loss: value.dataSync()[0], grads: g};
+  });
+  tf.dispose([x, y]);
+  model.dispose();
+  return result;
+}
+
+describe('BayesianDense takes the fused sample and divergence for the Gaussian prior (reparameterization, flipout)', () => {
+  afterAll(() => {
+    disableFastWasmKernels();
+  });
+
+  it.each([['reparameterization', false], ['reparameterization', true], ['flipout', false], ['flipout', true]] as const)(
+      '%s (Bayesian bias %p): the same seeded layer gives the same output, loss and gradients fused on wasm, unfused on wasm and on cpu',
+      async (estimator, bayesianBias) => {
+        const runs: Record<string, ReturnType<typeof seededStep>> = {};
+        for (const setup of ['cpu', 'wasm-off', 'wasm-fused'] as const) {
+          await useBackend(setup === 'cpu' ? 'cpu' : 'wasm');
+          if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
+          const before = fusedSampleCalls();
+          runs[setup] = seededStep(estimator, bayesianBias);
+          // Both layers' kernels (the second with a non-default number prior) take the fused op only there.
+          expect(fusedSampleCalls() - before).toBe(setup === 'wasm-fused' ? 2 : 0);
+        }
+        const fused = runs['wasm-fused'];
+        for (const other of ['cpu', 'wasm-off']) {
+          const b = runs[other];
+          expectNear(`output vs ${other}`, fused.out, b.out, 1e-5, 1e-6);
+          expectNear(`loss vs ${other}`, [fused.loss], [b.loss], 1e-5);
+          expect(Object.keys(fused.grads).sort()).toEqual(Object.keys(b.grads).sort());
+          for (const name of Object.keys(b.grads)) expectNear(`${name} vs ${other}`, fused.grads[name], b.grads[name], 1e-4, 1e-6);
+        }
+      });
 });

@@ -25,6 +25,10 @@ interface Exports {
   noise_log_prob_grad(dy: number, eps: number, sigma: number, deps: number, dsigma: number, n: number): void;
   mixture_log_prob(w: number, out: number, n: number, cw: number, k: number, offset: number, root: number, bound: number): void;
   mixture_log_prob_grad(dy: number, w: number, out: number, n: number, cw: number, offset: number, root: number, bound: number): void;
+  sample_normal_kl(mu: number, rho: number, eps: number, out: number, n: number, floor: number, centered: number,
+      m: number, c: number, ls: number): number;
+  sample_normal_kl_grad(dw: number, mu: number, rho: number, eps: number, dmu: number, drho: number, n: number, floor: number,
+      centered: number, g: number, m: number, c: number): void;
 }
 
 /** The parts of tfjs's wasm backend used here (public methods of its `BackendWasm`). */
@@ -52,6 +56,15 @@ export interface PosteriorKernels {
   mixtureLogProb(w: tf.Tensor, cw: number, k: number, offset: number, root: number, bound: number): tf.Tensor;
   /** `dy·(−z·cw − sigmoid(offset − u²)·2u·root·[|w| ≤ bound])`. */
   mixtureLogProbGrad(dy: tf.Tensor, w: tf.Tensor, cw: number, offset: number, root: number, bound: number): tf.Tensor;
+  /**
+   * With σ = softplus(ρ) + floor: the sample `μ + σ·ε` (or `σ·ε` when `centered`) and
+   * `Σ KL(N(μ, σ²) ‖ N(m, s²))` (summed in float64) with `c = 1/s`, `ls = log s`, in one pass.
+   */
+  sampleNormalKL(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, floor: number, centered: boolean,
+      m: number, c: number, ls: number): {sample: tf.Tensor, kl: number};
+  /** Its gradients `[dμ, dρ]` from the sample's `dw` and the sum's `g` in one pass (σ recomputed from ρ). */
+  sampleNormalKLGrad(dw: tf.Tensor, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, floor: number, centered: boolean,
+      g: number, m: number, c: number): [tf.Tensor, tf.Tensor];
 }
 
 const bound = new WeakMap<object, PosteriorKernels|null>();
@@ -154,6 +167,19 @@ function instantiate(backend: WasmBackendLike): PosteriorKernels|null {
       const out = make(w.shape);
       if (w.size > 0) x.mixture_log_prob_grad(at(dy), at(w), at(out), w.size, f(cw), f(offset), f(root), f(b));
       return wrap(out);
+    },
+    sampleNormalKL(mu, rho, eps, floor, centered, m, c, ls) {
+      const out = make(mu.shape);
+      const kl = mu.size > 0 ? x.sample_normal_kl(at(mu), at(rho), at(eps), at(out), mu.size, f(floor), centered ? 1 : 0, f(m), f(c), f(ls)) : 0;
+      return {sample: wrap(out), kl};
+    },
+    sampleNormalKLGrad(dw, mu, rho, eps, floor, centered, g, m, c) {
+      const dmu = make(mu.shape);
+      const drho = make(mu.shape);
+      if (mu.size > 0) {
+        x.sample_normal_kl_grad(at(dw), at(mu), at(rho), at(eps), at(dmu), at(drho), mu.size, f(floor), centered ? 1 : 0, f(g), f(m), f(c));
+      }
+      return [wrap(dmu), wrap(drho)];
     },
   };
 }

@@ -31,6 +31,20 @@ export interface LinearPosterior {
   biasScale: tf.Tensor|null;
 }
 
+/**
+ * The posterior of a linear layer whose kernel's sample comes with the
+ * kernel's divergence from one op (`normalSampleAndKL` in `fused_sample.ts`:
+ * a Gaussian prior with number parameters), so no σ tensor is formed.
+ */
+export interface FusedLinearPosterior {
+  /** μ, the kernel's shape. */
+  kernelLoc: tf.Tensor;
+  /** `{sample: μ + σ ⊙ ε (centered: σ ⊙ ε), kl: Σ KL(q(w_i) ‖ p(w_i))}` for the kernel's noise ε. */
+  kernelSample(eps: tf.Tensor, centered: boolean): {sample: tf.Tensor, kl: tf.Scalar};
+  biasLoc: tf.Tensor|null;
+  biasScale: tf.Tensor|null;
+}
+
 /** Noise of reparameterization: standard normal, one draw for the whole batch. */
 export interface ReparameterizationNoise {
   /** ε, the kernel's shape. */
@@ -106,7 +120,7 @@ function addBias(y: tf.Tensor, bias: tf.Tensor|null): tf.Tensor {
   return bias === null ? y : tf.add(y, bias);
 }
 
-function hasBayesianBias(q: LinearPosterior): q is LinearPosterior & {biasLoc: tf.Tensor, biasScale: tf.Tensor} {
+function hasBayesianBias<Q extends {biasLoc: tf.Tensor|null, biasScale: tf.Tensor|null}>(q: Q): q is Q & {biasLoc: tf.Tensor, biasScale: tf.Tensor} {
   return q.biasLoc !== null && q.biasScale !== null;
 }
 
@@ -121,12 +135,15 @@ export function meanOutput(op: LinearOp, x: tf.Tensor, q: Pick<LinearPosterior, 
  */
 export function reparameterizationOutput(
     op: LinearOp, x: tf.Tensor, q: LinearPosterior, noise: ReparameterizationNoise, where = 'reparameterization'): tf.Tensor {
-  return tf.tidy(() => {
-    const w = normalSampleFromNoise(q.kernelLoc, q.kernelScale, noise.kernel);
-    let bias = q.biasLoc;
-    if (hasBayesianBias(q)) bias = normalSampleFromNoise(q.biasLoc, q.biasScale, needBiasNoise(where, noise.bias));
-    return addBias(op.apply(x, w), bias);
-  });
+  return tf.tidy(() => reparameterizationWith(op, x, normalSampleFromNoise(q.kernelLoc, q.kernelScale, noise.kernel), q, noise, where));
+}
+
+/** `op(x, w) + μ_b + σ_b ⊙ ε_b` for a kernel sample w (in the caller's tidy). */
+function reparameterizationWith(op: LinearOp, x: tf.Tensor, w: tf.Tensor,
+    q: Pick<LinearPosterior, 'biasLoc'|'biasScale'>, noise: ReparameterizationNoise, where: string): tf.Tensor {
+  let bias = q.biasLoc;
+  if (hasBayesianBias(q)) bias = normalSampleFromNoise(q.biasLoc, q.biasScale, needBiasNoise(where, noise.bias));
+  return addBias(op.apply(x, w), bias);
 }
 
 /**
@@ -168,13 +185,16 @@ export function localReparameterizationOutput(
  * perturbations of different examples are uncorrelated.
  */
 export function flipoutOutput(op: LinearOp, x: tf.Tensor, q: LinearPosterior, noise: FlipoutNoise, where = 'flipout'): tf.Tensor {
-  return tf.tidy(() => {
-    const mean = meanOutput(op, x, q);
-    const delta = tf.mul(q.kernelScale, noise.kernel);
-    let perturbation = op.apply(tf.mul(x, noise.inputSigns), delta);
-    if (hasBayesianBias(q)) perturbation = tf.add(perturbation, tf.mul(q.biasScale, needBiasNoise(where, noise.bias)));
-    return tf.add(mean, tf.mul(perturbation, noise.outputSigns));
-  });
+  return tf.tidy(() => flipoutWith(op, x, tf.mul(q.kernelScale, noise.kernel), q, noise, where));
+}
+
+/** Flipout's output for the perturbation Δ = σ ⊙ ε (in the caller's tidy). */
+function flipoutWith(op: LinearOp, x: tf.Tensor, delta: tf.Tensor,
+    q: Pick<LinearPosterior, 'kernelLoc'|'biasLoc'|'biasScale'>, noise: FlipoutNoise, where: string): tf.Tensor {
+  const mean = meanOutput(op, x, q);
+  let perturbation = op.apply(tf.mul(x, noise.inputSigns), delta);
+  if (hasBayesianBias(q)) perturbation = tf.add(perturbation, tf.mul(q.biasScale, needBiasNoise(where, noise.bias)));
+  return tf.add(mean, tf.mul(perturbation, noise.outputSigns));
 }
 
 // ------------------------------------------------------------ strategies
@@ -192,6 +212,8 @@ export interface EstimatorSample {
   output: tf.Tensor;
   kernelEps: tf.Tensor|null;
   biasEps: tf.Tensor|null;
+  /** The kernel's divergence when the fused op gave it (`sampleFused`). */
+  kernelDivergence?: tf.Scalar;
 }
 
 /**
@@ -200,6 +222,12 @@ export interface EstimatorSample {
  */
 export interface EstimatorStrategy {
   sample(op: LinearOp, x: tf.Tensor, q: LinearPosterior, source: NoiseSource): EstimatorSample;
+  /**
+   * The same draws and output with the kernel's sample and divergence from
+   * `q.kernelSample` (estimators that sample the kernel's weights), returning
+   * the divergence as `kernelDivergence`.
+   */
+  sampleFused?(op: LinearOp, x: tf.Tensor, q: FusedLinearPosterior, source: NoiseSource): EstimatorSample;
 }
 
 /** `[batch, 1, …, 1, channels]` of rank `rank`: one sign per example and channel, broadcast over positions. */
@@ -235,7 +263,7 @@ export function getEstimator(name: string): EstimatorStrategy {
 }
 
 // Draw order per application: ε (kernel), ε_b (Bayesian bias), then flipout's s and r.
-function drawWeightNoise(q: LinearPosterior, source: NoiseSource): {kernel: tf.Tensor, bias: tf.Tensor|null} {
+function drawWeightNoise(q: Pick<LinearPosterior, 'kernelLoc'|'biasLoc'|'biasScale'>, source: NoiseSource): {kernel: tf.Tensor, bias: tf.Tensor|null} {
   const kernel = source.normal(q.kernelLoc.shape);
   const bias = hasBayesianBias(q) ? source.normal(q.biasScale.shape) : null;
   return {kernel, bias};
@@ -245,6 +273,14 @@ registerEstimator('reparameterization', {
   sample(op, x, q, source) {
     const noise = drawWeightNoise(q, source);
     return {output: reparameterizationOutput(op, x, q, noise), kernelEps: noise.kernel, biasEps: noise.bias};
+  },
+  sampleFused(op, x, q, source) {
+    const noise = drawWeightNoise(q, source);
+    const {output, kl} = tf.tidy(() => {
+      const fused = q.kernelSample(noise.kernel, false);
+      return {output: reparameterizationWith(op, x, fused.sample, q, noise, 'reparameterization'), kl: fused.kl};
+    });
+    return {output, kernelEps: noise.kernel, biasEps: noise.bias, kernelDivergence: kl};
   },
 });
 
@@ -258,12 +294,28 @@ registerEstimator('localReparameterization', {
 registerEstimator('flipout', {
   sample(op, x, q, source) {
     const weightNoise = drawWeightNoise(q, source);
-    const outShape = op.outputShape(x.shape, q.kernelLoc.shape);
-    const noise: FlipoutNoise = {
-      ...weightNoise,
-      inputSigns: source.signs(signShape(x.rank, x.shape[0], x.shape[x.rank - 1])),
-      outputSigns: source.signs(signShape(outShape.length, outShape[0], outShape[outShape.length - 1])),
-    };
+    const noise = flipoutNoise(op, x, q.kernelLoc, weightNoise, source);
     return {output: flipoutOutput(op, x, q, noise), kernelEps: weightNoise.kernel, biasEps: weightNoise.bias};
   },
+  sampleFused(op, x, q, source) {
+    const weightNoise = drawWeightNoise(q, source);
+    const noise = flipoutNoise(op, x, q.kernelLoc, weightNoise, source);
+    const {output, kl} = tf.tidy(() => {
+      // Δ = σ ⊙ ε = w − μ from the fused op.
+      const fused = q.kernelSample(weightNoise.kernel, true);
+      return {output: flipoutWith(op, x, fused.sample, q, noise, 'flipout'), kl: fused.kl};
+    });
+    return {output, kernelEps: weightNoise.kernel, biasEps: weightNoise.bias, kernelDivergence: kl};
+  },
 });
+
+/** Flipout's noise: the weights' (drawn first), then the input's and the output's signs. */
+function flipoutNoise(op: LinearOp, x: tf.Tensor, kernelLoc: tf.Tensor,
+    weightNoise: {kernel: tf.Tensor, bias: tf.Tensor|null}, source: NoiseSource): FlipoutNoise {
+  const outShape = op.outputShape(x.shape, kernelLoc.shape);
+  return {
+    ...weightNoise,
+    inputSigns: source.signs(signShape(x.rank, x.shape[0], x.shape[x.rank - 1])),
+    outputSigns: source.signs(signShape(outShape.length, outShape[0], outShape[outShape.length - 1])),
+  };
+}

@@ -248,6 +248,19 @@ export abstract class VariationalLinearLayer extends DivergenceLayer {
       const kernelLoc = this.builtKernel().readLoc();
       return meanOutput(op, x, {kernelLoc, biasLoc: this.biasWeight === null ? null : this.biasWeight.readLoc()});
     }
+    const strategy = getEstimator(this.estimator);
+    const kernelWeight = this.builtKernel();
+    if (!(!training && this.mode === 'mean') && strategy.sampleFused !== undefined && kernelWeight.canFuseSample) {
+      // The kernel's sample and its closed-form divergence from one fused op (no σ tensor), the same draws.
+      const bias = this.biasWeight === null ? null : this.biasWeight.read();
+      const sample = strategy.sampleFused(op, x, {
+        kernelLoc: kernelWeight.readLoc(),
+        kernelSample: (eps, centered) => kernelWeight.fusedSample(eps, centered),
+        biasLoc: bias === null ? null : bias.loc, biasScale: bias === null ? null : bias.scale,
+      }, this.noiseSource);
+      if (key !== null) this.recordWeightDivergence(key, null, bias, null, sample.biasEps, sample.kernelDivergence);
+      return sample.output;
+    }
     const {q, kernel, bias} = this.posterior();
     let y: tf.Tensor;
     let kernelEps: tf.Tensor|null = null;
@@ -255,7 +268,7 @@ export abstract class VariationalLinearLayer extends DivergenceLayer {
     if (!training && this.mode === 'mean') {
       y = meanOutput(op, x, q);
     } else {
-      const sample = getEstimator(this.estimator).sample(op, x, q, this.noiseSource);
+      const sample = strategy.sample(op, x, q, this.noiseSource);
       ({output: y, kernelEps, biasEps} = sample);
     }
     if (key !== null) this.recordWeightDivergence(key, kernel, bias, kernelEps, biasEps);
@@ -290,10 +303,11 @@ export abstract class VariationalLinearLayer extends DivergenceLayer {
    * per-example negative ELBO. A Monte Carlo divergence uses the
    * estimator's weight noise, or draws the kernel's then the bias's.
    */
-  private recordWeightDivergence(key: string, kernel: WeightPosterior, bias: WeightPosterior|null,
-      kernelEps: tf.Tensor|null, biasEps: tf.Tensor|null): void {
+  private recordWeightDivergence(key: string, kernel: WeightPosterior|null, bias: WeightPosterior|null,
+      kernelEps: tf.Tensor|null, biasEps: tf.Tensor|null, kernelDivergence?: tf.Scalar): void {
     tf.tidy(() => {
-      let kl = this.kernelWeight!.divergence(kernel, kernelEps, this.noiseSource.normal);
+      // The fused op's kernel divergence when it gave one (then `kernel` is null).
+      let kl = kernelDivergence ?? this.kernelWeight!.divergence(kernel as WeightPosterior, kernelEps, this.noiseSource.normal);
       if (this.biasWeight !== null && bias !== null && this.biasWeight.isBayesian) {
         kl = tf.add(kl, this.biasWeight.divergence(bias, biasEps, this.noiseSource.normal));
       }

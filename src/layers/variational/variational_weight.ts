@@ -11,8 +11,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import {softplusScale} from '../../distributions/normal';
+import {GaussianPrior} from '../../priors/gaussian';
 import type {BoundPrior, Prior} from '../../priors/prior';
 import type {Initializer, LayerVariable} from '../../util/tfjs_types';
+import {fusedSampleAvailable, normalSampleAndKL, NumberNormalPrior, SampleAndDivergence} from './fused_sample';
 
 /** Adds one float32 weight to the layer that owns the tensor. */
 export type AddLayerWeight = (name: string, shape: number[], initializer: Initializer, trainable: boolean) => LayerVariable;
@@ -43,6 +45,8 @@ export class VariationalWeight {
   private readonly loc: LayerVariable;
   private readonly untransformedScale: LayerVariable|null;
   private readonly bound: BoundPrior|null;
+  /** The bound prior as `N(m, s²)` with number parameters when it is the plain Gaussian prior (for the fused op). */
+  private readonly numberNormalPrior: NumberNormalPrior|null;
 
   /** Creates the posterior variables through `addWeight`, then binds the prior (call from `build`). */
   constructor(spec: VariationalWeightSpec, addWeight: AddLayerWeight) {
@@ -57,6 +61,10 @@ export class VariationalWeight {
       fanIn: spec.fanIn,
       addWeight: (name, shape, initializer, trainable) => addWeight(`${spec.role}_${name}`, shape, initializer, trainable),
     });
+    // Exactly the built-in class (a subclass may bind a different divergence).
+    const prior = spec.prior;
+    this.numberNormalPrior = rhoInit !== null && prior instanceof GaussianPrior && prior.constructor === GaussianPrior ?
+      {loc: prior.loc, scale: prior.scaleFor(spec.shape, spec.fanIn)} : null;
   }
 
   /** Whether the tensor has a posterior scale (and so noise and a divergence). */
@@ -75,6 +83,29 @@ export class VariationalWeight {
       loc: this.loc.read(),
       scale: this.untransformedScale === null ? null : softplusScale(this.untransformedScale.read()),
     };
+  }
+
+  /**
+   * Whether `fusedSample` runs one fused op for this tensor's sample and
+   * divergence: a Gaussian prior with number parameters (as bound) and the
+   * fused passes available for μ and ρ (wasm, fast kernels on).
+   */
+  get canFuseSample(): boolean {
+    if (this.numberNormalPrior === null || this.untransformedScale === null) return false;
+    const mu = this.loc.read();
+    const rho = this.untransformedScale.read();
+    return fusedSampleAvailable(mu, rho, rho, this.numberNormalPrior);
+  }
+
+  /**
+   * `{sample: μ + σ ⊙ ε (centered: σ ⊙ ε), kl: Σ_i KL(q(w_i) ‖ p(w_i))}` from
+   * one op (`normalSampleAndKL`); only where `canFuseSample`.
+   */
+  fusedSample(eps: tf.Tensor, centered: boolean): SampleAndDivergence {
+    if (this.numberNormalPrior === null || this.untransformedScale === null) {
+      throw new Error(`fusedSample: the ${this.role}'s prior is not a Gaussian prior with number parameters`);
+    }
+    return normalSampleAndKL(this.loc.read(), this.untransformedScale.read(), eps, this.numberNormalPrior, centered);
   }
 
   /** μ alone (a new tensor in the caller's scope), for the posterior mean's output. */
