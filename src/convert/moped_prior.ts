@@ -7,9 +7,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
-import {kl} from '../distributions/kl';
 import {Normal} from '../distributions/normal_distribution';
-import {BoundPrior, checkPriorContext, divergenceOf, Prior, PriorContext, registerBuiltinPrior} from '../priors/prior';
+import {LayerGaussianPrior} from '../priors/layer_gaussian_prior';
+import {PriorContext, registerBuiltinPrior} from '../priors/prior';
 import {checkKnownOptions, checkPositive} from '../util/validate';
 
 export interface MopedPriorArgs {
@@ -33,7 +33,7 @@ export interface MopedPriorArgs {
  *
  * Unbound, the prior has no density (its centres belong to a layer).
  */
-export class MopedPrior extends Prior {
+export class MopedPrior extends LayerGaussianPrior {
   /** @nocollapse */
   static className = 'MopedPrior';
 
@@ -46,40 +46,16 @@ export class MopedPrior extends Prior {
     this.scale = args.scale === undefined ? 1 : checkPositive(where, 'scale', args.scale);
   }
 
-  override logProb(_w: tf.Tensor): tf.Tensor {
-    throw this.unbound('logProb');
-  }
+  protected readonly layerParameters = 'centres are';
 
-  override analyticKL(_loc: tf.Tensor, _scale: tf.Tensor): tf.Tensor {
-    throw this.unbound('analyticKL');
-  }
-
-  override get hasAnalyticKL(): boolean {
-    return true;
-  }
-
-  /** Adds the tensor's centres `<role>_prior_loc` (non-trainable, zeros) to the layer; the divergence is the closed form. */
-  override bind(context: PriorContext): BoundPrior {
-    const c = checkPriorContext('MopedPrior.bind', context);
+  /** Adds the tensor's centres `<role>_prior_loc` (non-trainable, zeros) to the layer. */
+  protected override bindNormal(c: PriorContext): () => Normal {
     const centre = c.addWeight('prior_loc', c.shape, tfl.initializers.zeros(), false);
-    const prior = () => new Normal({loc: centre.read(), scale: this.scale});
-    return {
-      hasAnalyticKL: true,
-      divergence: (loc, scale, noise) => divergenceOf({
-        analyticKL: (l, s) => kl(new Normal({loc: l, scale: s}), prior()),
-        logProbSum: (w) => tf.tidy(() => tf.sum(prior().logProb(w))),
-        mcSamples: 1,
-      }, loc, scale, noise),
-    };
+    return () => new Normal({loc: centre.read(), scale: this.scale});
   }
 
   override getConfig(): tf.serialization.ConfigDict {
     return {scale: this.scale};
-  }
-
-  private unbound(method: string): Error {
-    return new Error(`MopedPrior.${method}: the prior's centres are a weight of the layer it is bound to; ` +
-        'bind it to a weight tensor first (Bayesian layers do when they build)');
   }
 }
 registerBuiltinPrior('moped', MopedPrior);

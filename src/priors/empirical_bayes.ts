@@ -5,11 +5,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
-import {kl} from '../distributions/kl';
 import {inverseSoftplusScale, SCALE_FLOOR, softplusScale} from '../distributions/normal';
 import {Normal} from '../distributions/normal_distribution';
 import {argumentError, checkBoolean, checkFiniteNumber, checkKnownOptions} from '../util/validate';
-import {BoundPrior, checkPriorContext, divergenceOf, Prior, PriorContext, registerBuiltinPrior} from './prior';
+import {LayerGaussianPrior} from './layer_gaussian_prior';
+import {PriorContext, registerBuiltinPrior} from './prior';
 
 export interface EmpiricalBayesPriorArgs {
   /** The prior scale s at the start of training, > 10⁻⁵. Default 1. */
@@ -39,7 +39,7 @@ export interface EmpiricalBayesPriorArgs {
  * s² = mean_i(σ_i² + (μ_i − m)²), the weights' second moment under q.
  * The prior has no density before it is bound (its scale is a weight).
  */
-export class EmpiricalBayesPrior extends Prior {
+export class EmpiricalBayesPrior extends LayerGaussianPrior {
   /** @nocollapse */
   static className = 'EmpiricalBayesPrior';
 
@@ -58,42 +58,17 @@ export class EmpiricalBayesPrior extends Prior {
     this.learnLoc = args.learnLoc === undefined ? false : checkBoolean(where, 'learnLoc', args.learnLoc);
   }
 
-  /** Unbound, the prior has no density: its scale is a weight of the layer it is bound to. */
-  override logProb(_w: tf.Tensor): tf.Tensor {
-    throw this.unbound('logProb');
-  }
+  protected readonly layerParameters = 'scale is';
 
-  override analyticKL(_loc: tf.Tensor, _scale: tf.Tensor): tf.Tensor {
-    throw this.unbound('analyticKL');
-  }
-
-  override get hasAnalyticKL(): boolean {
-    return true;
-  }
-
-  /** Adds the tensor's prior scale (and mean) to the layer; the bound divergence is the closed form in them. */
-  override bind(context: PriorContext): BoundPrior {
-    const c = checkPriorContext('EmpiricalBayesPrior.bind', context);
+  /** Adds the tensor's prior scale `<role>_prior_untransformed_scale` (and mean `<role>_prior_loc`) to the layer. */
+  protected override bindNormal(c: PriorContext): () => Normal {
     const rho = c.addWeight('prior_untransformed_scale', [], tfl.initializers.constant({value: inverseSoftplusScale(this.initialScale)}), true);
     const m = this.learnLoc ? c.addWeight('prior_loc', [], tfl.initializers.constant({value: this.initialLoc}), true) : null;
-    const prior = () => new Normal({loc: m === null ? this.initialLoc : m.read(), scale: softplusScale(rho.read())});
-    return {
-      hasAnalyticKL: true,
-      divergence: (loc, scale, noise) => divergenceOf({
-        analyticKL: (l, s) => kl(new Normal({loc: l, scale: s}), prior()),
-        logProbSum: (w) => tf.tidy(() => tf.sum(prior().logProb(w))),
-        mcSamples: 1,
-      }, loc, scale, noise),
-    };
+    return () => new Normal({loc: m === null ? this.initialLoc : m.read(), scale: softplusScale(rho.read())});
   }
 
   override getConfig(): tf.serialization.ConfigDict {
     return {initialScale: this.initialScale, initialLoc: this.initialLoc, learnLoc: this.learnLoc};
-  }
-
-  private unbound(method: string): Error {
-    return new Error(`EmpiricalBayesPrior.${method}: the prior's scale is a weight of the layer it is bound to; ` +
-        'bind it to a weight tensor first (prior.bind({name, shape, fanIn, addWeight}); Bayesian layers do)');
   }
 }
 registerBuiltinPrior('empiricalBayes', EmpiricalBayesPrior);
