@@ -15,7 +15,7 @@ import {NODE_BACKENDS, useBackend} from './helpers/backends';
 import {values as uniformValues} from './helpers/random';
 import {HALF_LOG_TWO_PI, normalKL, normalLogProbOfNoise, SCALE_FLOOR, softplusScale} from '../src/distributions/normal';
 import {bayesianDense} from '../src/layers/bayesian_dense';
-import {fusedSampleCalls, normalSampleAndKL} from '../src/layers/variational/fused_sample';
+import {fusedSampleCalls, mixtureSampleAndKL, normalSampleAndKL} from '../src/layers/variational/fused_sample';
 import '../src/priors';
 import {disableFastWasmKernels, enableFastWasmKernels} from '../src/perf';
 import {posteriorKernelPasses, posteriorKernels} from '../src/perf/posterior_kernels';
@@ -488,6 +488,109 @@ describe('normalSampleAndKL: the posterior sample and its Gaussian divergence in
     tf.dispose([mu, rho, eps, dw, short]);
   });
 
+  const MIXTURE = {pi: 0.25, scale1: 1, scale2: Math.exp(-7)};
+
+  /** Σ w·dw + g·KL of the mixture op. */
+  function mixtureLoss(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, dw: tf.Tensor, g: number, centered: boolean): tf.Scalar {
+    const {sample, kl} = mixtureSampleAndKL(mu, rho, eps, new ScaleMixturePrior(MIXTURE), centered);
+    return tf.add(tf.sum(tf.mul(sample, dw)), tf.mul(kl, g)) as tf.Scalar;
+  }
+  function mixtureCase(mu: number[], rho: number[], eps: number[], dw: number[], g: number, centered: boolean) {
+    return tf.tidy(() => {
+      const [tm, tr, te, tdw] = [mu, rho, eps, dw].map((v) => tf.tensor1d(v));
+      const out = mixtureSampleAndKL(tm, tr, te, new ScaleMixturePrior(MIXTURE), centered);
+      const [dmu, drho] = tf.grads((a: tf.Tensor, b: tf.Tensor) => mixtureLoss(a, b, te, tdw, g, centered))([tm, tr]);
+      return {sample: Array.from(out.sample.dataSync()), kl: out.kl.dataSync()[0],
+        dmu: Array.from(dmu.dataSync()), drho: Array.from(drho.dataSync())};
+    });
+  }
+
+  it.each([false, true])('scale mixture, on wasm, fused: values and gradients against float64 (centered %p)', async (centered) => {
+    await useBackend('wasm');
+    expect(enableFastWasmKernels()).toBe(true);
+    // The weights' range of training (|w| up to 1e4 via μ; ρ from −20 to 5; both mixture regimes around σ₂ = e⁻⁷).
+    const mus = [0, 1e-4, -2e-3, 0.05, -0.5, 3, 1e4].map(f32);
+    const rhos = [-20, -10, -5, -3, 0, 5].map(f32);
+    const epss = [0, 1, -2.5, 6.8].map(f32);
+    const mu: number[] = [];
+    const rho: number[] = [];
+    const eps: number[] = [];
+    for (const a of mus) for (const b of rhos) for (const e of epss) { mu.push(a); rho.push(b); eps.push(e); }
+    mu.push(0.3); rho.push(-2); eps.push(0.1); // 169 elements: a tail of 1
+    const dw = randomInputs(mu.length, 61, -1, 1);
+    const g = 0.7;
+    const before = fusedSampleCalls();
+    const got = mixtureCase(mu, rho, eps, dw, g, centered);
+    expect(fusedSampleCalls()).toBeGreaterThan(before);
+    const sigma = rho.map((r) => softplus64(r) + SCALE_FLOOR);
+    const w = mu.map((a, i) => a + sigma[i] * eps[i]);
+    const refs = w.map((x) => mixture64(x, MIXTURE.pi, MIXTURE.scale1, MIXTURE.scale2));
+    expectNear('sample', got.sample, mu.map((a, i) => (centered ? 0 : a) + sigma[i] * eps[i]),
+        0, mu.map((a, i) => 8 * ULP * ((centered ? 0 : Math.abs(a)) + sigma[i] * Math.abs(eps[i]))));
+    const terms = w.map((_, i) => [-0.5 * eps[i] * eps[i], -Math.log(sigma[i]), -HALF_LOG_TWO_PI, -refs[i].value]);
+    const kl = terms.reduce((acc, t) => acc + t[0] + t[1] + t[2] + t[3], 0);
+    // The float32 w (8 ulps) moves log p by |∂ log p/∂w|·δw; each term's own rounding 16 ulps of its size.
+    const klTol = terms.reduce((acc, t, i) => acc + 16 * ULP * t.reduce((u, v) => u + Math.abs(v), 0) +
+        Math.abs(refs[i].grad) * 8 * ULP * (Math.abs(mu[i]) + sigma[i] * Math.abs(eps[i])), 0);
+    expectNear('kl', [got.kl], [kl], 2 * ULP, klTol);
+    // a = −g·∂ log p/∂w; dμ = dw + a (centered: a); dρ = ((dw + a)·ε − g/σ)·sigmoid(ρ).
+    const sMag = (x: number): number => Math.abs(x) * (1 / MIXTURE.scale1 ** 2 + 1 / MIXTURE.scale2 ** 2);
+    const a = refs.map((r) => -g * r.grad);
+    const aTol = w.map((x, i) => g * (16 * ULP * sMag(x) + sMag(8 * ULP * (Math.abs(mu[i]) + sigma[i] * Math.abs(eps[i])))) + 1e-30);
+    expectNear('dμ', got.dmu, a.map((v, i) => (centered ? 0 : dw[i]) + v), 0, aTol.map((t, i) => t + 8 * ULP * Math.abs(dw[i])));
+    const sig = rho.map(sigmoid64);
+    expectNear('dρ', got.drho, a.map((v, i) => ((dw[i] + v) * eps[i] - g / sigma[i]) * sig[i]), 0,
+        a.map((v, i) => (aTol[i] * Math.abs(eps[i]) + 16 * ULP * (Math.abs((dw[i] + v) * eps[i]) + g / sigma[i])) * sig[i] + 1e-30));
+  });
+
+  it('scale mixture: fused on wasm = the tfjs ops of divergenceOf (wasm off, cpu) on random inputs; finite differences', async () => {
+    const n = 1003;
+    const mu = randomInputs(n, 71, -0.3, 0.3);
+    const rho = randomInputs(n, 72, -8, 0);
+    const eps = randomInputs(n, 73, -4, 4);
+    const dw = randomInputs(n, 74, -1, 1);
+    const results: Record<string, ReturnType<typeof mixtureCase>[]> = {};
+    for (const setup of ['cpu', 'wasm-off', 'wasm-fused'] as const) {
+      await useBackend(setup === 'cpu' ? 'cpu' : 'wasm');
+      if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
+      const before = fusedSampleCalls();
+      results[setup] = [mixtureCase(mu, rho, eps, dw, 0.3, false), mixtureCase(mu, rho, eps, dw, 0.3, true)];
+      expect(fusedSampleCalls() > before).toBe(setup === 'wasm-fused');
+    }
+    for (const other of ['cpu', 'wasm-off']) {
+      for (let k = 0; k < 2; k++) {
+        const a = results['wasm-fused'][k];
+        const b = results[other][k];
+        expectNear(`sample vs ${other}`, a.sample, b.sample, 1e-5, 1e-6);
+        // Two float32 sums of 1,003 terms (up to 1e3 in size: log p of the narrow component) subtracted, in tfjs.
+        expectNear(`kl vs ${other}`, [a.kl], [b.kl], 1e-5, 0.05);
+        expectNear(`dμ vs ${other}`, a.dmu, b.dmu, 1e-4, 1e-3);
+        expectNear(`dρ vs ${other}`, a.drho, b.drho, 1e-4, 1e-3);
+      }
+    }
+    // Central differences on a few smooth weights (both components matter near |w| ≈ σ₂·3).
+    const smu = [0.002, -0.004, 0.01, 0.3];
+    const srho = [-7, -6, -5, -3];
+    const seps = [0.5, -1, 0.2, 1.5];
+    const sdw = [0.5, -0.25, 1, 0.75];
+    const got = mixtureCase(smu, srho, seps, sdw, 0.6, false);
+    const loss = (a: number[], b: number[]): number => tf.tidy(() =>
+      mixtureLoss(tf.tensor1d(a), tf.tensor1d(b), tf.tensor1d(seps), tf.tensor1d(sdw), 0.6, false).dataSync()[0]);
+    for (let i = 0; i < smu.length; i++) {
+      const hm = 1e-5;
+      const up = [...smu]; up[i] += hm;
+      const down = [...smu]; down[i] -= hm;
+      const fdMu = (loss(up, srho) - loss(down, srho)) / (2 * hm);
+      const hr = 1e-2;
+      const upR = [...srho]; upR[i] += hr;
+      const downR = [...srho]; downR[i] -= hr;
+      const fdRho = (loss(smu, upR) - loss(smu, downR)) / (2 * hr);
+      // dμ reaches 1e3 (1/σ₂² = e¹⁴ times |w|): relative 1e-2 covers float32 rounding over 2h and O(h²).
+      expect(Math.abs(got.dmu[i] - fdMu)).toBeLessThan(1e-2 * Math.abs(fdMu) + 0.05);
+      expect(Math.abs(got.drho[i] - fdRho)).toBeLessThan(1e-2 * Math.abs(fdRho) + 0.01);
+    }
+  });
+
   it('∂/∂ε of the fused op is dw·σ', async () => {
     await useBackend('wasm');
     expect(enableFastWasmKernels()).toBe(true);
@@ -499,10 +602,12 @@ describe('normalSampleAndKL: the posterior sample and its Gaussian divergence in
 });
 
 /** A seeded two-layer BayesianDense model's output, loss and gradients for fixed data (Gaussian prior). */
-function seededStep(estimator: 'reparameterization'|'flipout', bayesianBias: boolean): {out: number[], loss: number, grads: Record<string, number[]>} {
+function seededStep(estimator: 'reparameterization'|'flipout', bayesianBias: boolean, prior: 'gaussian'|'scaleMixture'):
+    {out: number[], loss: number, grads: Record<string, number[]>} {
   const model = tfl.sequential({layers: [
-    bayesianDense({inputShape: [6], units: 5, activation: 'tanh', estimator, bayesianBias, numExamples: 30, seed: 11}),
-    bayesianDense({units: 2, estimator, numExamples: 30, seed: 12, prior: tfvGaussian({loc: 0.1, scale: 0.5})}),
+    bayesianDense({inputShape: [6], units: 5, activation: 'tanh', estimator, bayesianBias, numExamples: 30, seed: 11, prior}),
+    bayesianDense({units: 2, estimator, numExamples: 30, seed: 12,
+      prior: prior === 'gaussian' ? tfvGaussian({loc: 0.1, scale: 0.5}) : new ScaleMixturePrior({pi: 0.5, scale1: 1, scale2: 0.01})}),
   ]});
   // Fixed weights (the initialisers' draws differ between runs).
   for (const w of model.trainableWeights) {
@@ -530,20 +635,21 @@ function seededStep(estimator: 'reparameterization'|'flipout', bayesianBias: boo
   return result;
 }
 
-describe('BayesianDense takes the fused sample and divergence for the Gaussian prior (reparameterization, flipout)', () => {
+describe('BayesianDense takes the fused sample and divergence for the Gaussian and scale-mixture priors (reparameterization, flipout)', () => {
   afterAll(() => {
     disableFastWasmKernels();
   });
 
-  it.each([['reparameterization', false], ['reparameterization', true], ['flipout', false], ['flipout', true]] as const)(
-      '%s (Bayesian bias %p): the same seeded layer gives the same output, loss and gradients fused on wasm, unfused on wasm and on cpu',
-      async (estimator, bayesianBias) => {
+  it.each([['reparameterization', false, 'gaussian'], ['reparameterization', true, 'gaussian'], ['flipout', false, 'gaussian'],
+    ['flipout', true, 'gaussian'], ['reparameterization', true, 'scaleMixture'], ['flipout', true, 'scaleMixture']] as const)(
+      '%s (Bayesian bias %p, %s prior): the same seeded layer gives the same output, loss and gradients fused on wasm, unfused on wasm and on cpu',
+      async (estimator, bayesianBias, prior) => {
         const runs: Record<string, ReturnType<typeof seededStep>> = {};
         for (const setup of ['cpu', 'wasm-off', 'wasm-fused'] as const) {
           await useBackend(setup === 'cpu' ? 'cpu' : 'wasm');
           if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
           const before = fusedSampleCalls();
-          runs[setup] = seededStep(estimator, bayesianBias);
+          runs[setup] = seededStep(estimator, bayesianBias, prior);
           // Both layers' kernels (the second with a non-default number prior) take the fused op only there.
           expect(fusedSampleCalls() - before).toBe(setup === 'wasm-fused' ? 2 : 0);
         }

@@ -29,6 +29,10 @@ interface Exports {
       m: number, c: number, ls: number): number;
   sample_normal_kl_grad(dw: number, mu: number, rho: number, eps: number, dmu: number, drho: number, n: number, floor: number,
       centered: number, g: number, m: number, c: number): void;
+  sample_mixture_kl(mu: number, rho: number, eps: number, out: number, n: number, floor: number, centered: number,
+      cw: number, kp: number, offset: number, root: number, bound: number, kq: number): number;
+  sample_mixture_kl_grad(dw: number, mu: number, rho: number, eps: number, dmu: number, drho: number, n: number, floor: number,
+      centered: number, g: number, cw: number, offset: number, root: number, bound: number): void;
 }
 
 /** The parts of tfjs's wasm backend used here (public methods of its `BackendWasm`). */
@@ -65,6 +69,25 @@ export interface PosteriorKernels {
   /** Its gradients `[dμ, dρ]` from the sample's `dw` and the sum's `g` in one pass (σ recomputed from ρ). */
   sampleNormalKLGrad(dw: tf.Tensor, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, floor: number, centered: boolean,
       g: number, m: number, c: number): [tf.Tensor, tf.Tensor];
+  /**
+   * The sample as `sampleNormalKL` and the scale mixture's one-draw Monte Carlo KL
+   * `Σ [log q(w) − log p(w)]` at `w = μ + σ·ε` (log q through the noise, `kq = ½ log 2π`;
+   * log p as `mixtureLogProb` with `kp` its k), in one pass.
+   */
+  sampleMixtureKL(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, floor: number, centered: boolean,
+      p: MixturePassParams, kq: number): {sample: tf.Tensor, kl: number};
+  /** Its gradients `[dμ, dρ]` in one pass (σ, sigmoid(ρ) and w recomputed). */
+  sampleMixtureKLGrad(dw: tf.Tensor, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, floor: number, centered: boolean,
+      g: number, p: MixturePassParams): [tf.Tensor, tf.Tensor];
+}
+
+/** The scale mixture's constants of `mixtureLogProb` (see `ScaleMixturePrior.fusedLogProbParams`). */
+export interface MixturePassParams {
+  cw: number;
+  k: number;
+  offset: number;
+  root: number;
+  bound: number;
 }
 
 const bound = new WeakMap<object, PosteriorKernels|null>();
@@ -178,6 +201,21 @@ function instantiate(backend: WasmBackendLike): PosteriorKernels|null {
       const drho = make(mu.shape);
       if (mu.size > 0) {
         x.sample_normal_kl_grad(at(dw), at(mu), at(rho), at(eps), at(dmu), at(drho), mu.size, f(floor), centered ? 1 : 0, f(g), f(m), f(c));
+      }
+      return [wrap(dmu), wrap(drho)];
+    },
+    sampleMixtureKL(mu, rho, eps, floor, centered, p, kq) {
+      const out = make(mu.shape);
+      const kl = mu.size > 0 ? x.sample_mixture_kl(at(mu), at(rho), at(eps), at(out), mu.size, f(floor), centered ? 1 : 0,
+          f(p.cw), f(p.k), f(p.offset), f(p.root), f(p.bound), f(kq)) : 0;
+      return {sample: wrap(out), kl};
+    },
+    sampleMixtureKLGrad(dw, mu, rho, eps, floor, centered, g, p) {
+      const dmu = make(mu.shape);
+      const drho = make(mu.shape);
+      if (mu.size > 0) {
+        x.sample_mixture_kl_grad(at(dw), at(mu), at(rho), at(eps), at(dmu), at(drho), mu.size, f(floor), centered ? 1 : 0, f(g),
+            f(p.cw), f(p.offset), f(p.root), f(p.bound));
       }
       return [wrap(dmu), wrap(drho)];
     },

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import {HALF_LOG_TWO_PI, mulByPositiveConstant, normalNegLogProb} from '../distributions/normal';
-import {posteriorKernels} from '../perf/posterior_kernels';
+import {MixturePassParams, posteriorKernels} from '../perf/posterior_kernels';
 import {argumentError, checkFiniteNumber, checkKnownOptions, checkPositive} from '../util/validate';
 import {mcSamplesOption, Prior, registerBuiltinPrior} from './prior';
 
@@ -92,10 +92,11 @@ export class ScaleMixturePrior extends Prior {
       // there changes no value, and keeps (w·root)² and its gradient finite (else σ(−∞)·∞ = NaN at |w| = 3e38).
       const bound = Math.sqrt(Math.max(offset + 200, 1)) / root;
       const cw = 1 / sW;
-      if (root > 0 && root <= 1e30 && bound <= 1e30 && cw >= 1e-30 && cw <= 1e30 && posteriorKernels(w) !== null) {
+      const params = this.fusedLogProbParams();
+      if (params !== null && posteriorKernels(w) !== null) {
         // The wasm backend: this arithmetic as one fused pass (src/perf/posterior_kernels.ts), gradient
         // dy·(−(w/σ_w)/σ_w − sigmoid(diff)·2u·root) with u = clip(w)·root, in a second pass.
-        const k = logPiW - (Math.log(sW) + HALF_LOG_TWO_PI);
+        const k = params.k;
         const fused = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
           save([x]);
           return {
@@ -118,6 +119,24 @@ export class ScaleMixturePrior extends Prior {
           tf.fill(w.shape, offset);
       return tf.add(wide, tf.softplus(diff));
     });
+  }
+
+  /**
+   * The constants of `logProb`'s fused pass (`z = w·cw`, `u = clip(w, ±bound)·root`,
+   * `log p = (k − z·(½z)) + softplus(offset − u²)`), or null where they lie outside
+   * its range (then `logProb` runs tfjs ops). For the fused posterior passes.
+   */
+  fusedLogProbParams(): MixturePassParams|null {
+    const firstWide = this.scale1 >= this.scale2;
+    const [sW, sN] = firstWide ? [this.scale1, this.scale2] : [this.scale2, this.scale1];
+    const logPiW = firstWide ? Math.log(this.pi) : Math.log1p(-this.pi);
+    const logPiN = firstWide ? Math.log1p(-this.pi) : Math.log(this.pi);
+    const offset = logPiN - logPiW + Math.log(sW) - Math.log(sN);
+    const root = Math.sqrt(-0.5 * Math.expm1(2 * (Math.log(sN) - Math.log(sW)))) / sN;
+    const bound = Math.sqrt(Math.max(offset + 200, 1)) / root;
+    const cw = 1 / sW;
+    if (!(root > 0 && root <= 1e30 && bound <= 1e30 && cw >= 1e-30 && cw <= 1e30)) return null;
+    return {cw, k: logPiW - (Math.log(sW) + HALF_LOG_TWO_PI), offset, root, bound};
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -22,11 +22,16 @@
  * `normalSampleFromNoise`, `normalKL`, `tf.sum`), which is also what the
  * Bayesian layers ran before. The noise ε is the caller's (the layer's seeded
  * stream), so both paths use the same draws.
+ *
+ * `mixtureSampleAndKL` is the same op for the scale-mixture prior with one
+ * Monte Carlo draw: the divergence is `Σ [log q(w) − log p(w)]` at the sample
+ * itself (what `divergenceOf` computes from the same ε, in two more passes).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import {normalKL, normalSampleFromNoise, SCALE_FLOOR, softplusScale} from '../../distributions/normal';
-import {posteriorKernels} from '../../perf/posterior_kernels';
+import {HALF_LOG_TWO_PI, normalKL, normalLogProbOfNoise, normalSampleFromNoise, SCALE_FLOOR, softplusScale} from '../../distributions/normal';
+import {PosteriorKernels, posteriorKernels} from '../../perf/posterior_kernels';
+import type {ScaleMixturePrior} from '../../priors/scale_mixture';
 
 /** A normal prior with number parameters, `N(loc, scale²)`. */
 export interface NumberNormalPrior {
@@ -82,43 +87,97 @@ function unfused(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: NumberNor
  */
 export function normalSampleAndKL(
     mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: NumberNormalPrior, centered = false): SampleAndDivergence {
-  if (!tf.util.arraysEqual(eps.shape, mu.shape) || !tf.util.arraysEqual(rho.shape, mu.shape)) {
-    throw new Error(`normalSampleAndKL: expected mu, rho and eps of one shape. ` +
-        `Received: mu [${mu.shape}], rho [${rho.shape}], eps [${eps.shape}]`);
-  }
+  checkShapes('normalSampleAndKL', mu, rho, eps);
   if (!fusedSampleAvailable(mu, rho, eps, prior)) return unfused(mu, rho, eps, prior, centered);
   const {loc: m, scale: s} = prior;
   const c = 1 / s;
   const ls = Math.log(s);
+  return fusedOp(mu, rho, eps,
+      (k) => k.sampleNormalKL(mu, rho, eps, SCALE_FLOOR, centered, m, c, ls),
+      (k, dw, g, [sMu, sRho, sEps]) => k.sampleNormalKLGrad(dw, sMu, sRho, sEps, SCALE_FLOOR, centered, g, m, c),
+      // The KL does not depend on ε: ∂/∂ε = dw·σ.
+      (dw, _g, [, sRho]) => tf.mul(dw, softplusScale(sRho)));
+}
+
+/** The tfjs ops of the scale mixture's one-draw Monte Carlo KL (`divergenceOf`'s). */
+function unfusedMixture(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: ScaleMixturePrior, centered: boolean): SampleAndDivergence {
+  return tf.tidy(() => {
+    const sigma = softplusScale(rho);
+    const w = normalSampleFromNoise(mu, sigma, eps);
+    const kl = tf.sub(tf.sum(normalLogProbOfNoise(eps, sigma)), tf.sum(prior.logProb(w))) as tf.Scalar;
+    return {sample: centered ? tf.mul(sigma, eps) : w, kl};
+  });
+}
+
+/** Whether `mixtureSampleAndKL(mu, rho, eps, prior, …)` would run the fused passes. */
+export function fusedMixtureSampleAvailable(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: ScaleMixturePrior): boolean {
+  return prior.fusedLogProbParams() !== null && posteriorKernels(mu, rho, eps) !== null;
+}
+
+/**
+ * The sample as `normalSampleAndKL` and the scale mixture's one-draw Monte
+ * Carlo divergence at w = μ + σ ⊙ ε (the same ε),
+ *
+ *     KL ≈ Σ_i [log q(w_i) − log p(w_i)],   log q(w_i) = −½ε_i² − log σ_i − ½ log 2π,
+ *
+ * with `ScaleMixturePrior.logProb`'s log-space form of log p; one fused pass
+ * each way on wasm (gradient: a = −g·∂ log p/∂w, dμ = dw + a (centered: a),
+ * dρ = ((dw + a)·ε − g/σ)·sigmoid(ρ)), the tfjs ops of `divergenceOf` elsewhere.
+ */
+export function mixtureSampleAndKL(
+    mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: ScaleMixturePrior, centered = false): SampleAndDivergence {
+  checkShapes('mixtureSampleAndKL', mu, rho, eps);
+  const params = prior.fusedLogProbParams();
+  if (params === null || posteriorKernels(mu, rho, eps) === null) return unfusedMixture(mu, rho, eps, prior, centered);
+  return fusedOp(mu, rho, eps,
+      (k) => k.sampleMixtureKL(mu, rho, eps, SCALE_FLOOR, centered, params, HALF_LOG_TWO_PI),
+      (k, dw, g, [sMu, sRho, sEps]) => k.sampleMixtureKLGrad(dw, sMu, sRho, sEps, SCALE_FLOOR, centered, g, params),
+      // ∂/∂ε = (dw + a)·σ − g·ε with a = −g·∂ log p/∂w = dμ − dw (centered: dμ).
+      (dw, g, [, sRho, sEps], [dMu]) => tf.tidy(() => tf.sub(tf.mul(centered ? tf.add(dw, dMu) : dMu, softplusScale(sRho)), tf.mul(sEps, g))));
+}
+
+function checkShapes(where: string, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor): void {
+  if (!tf.util.arraysEqual(eps.shape, mu.shape) || !tf.util.arraysEqual(rho.shape, mu.shape)) {
+    throw new Error(`${where}: expected mu, rho and eps of one shape. ` +
+        `Received: mu [${mu.shape}], rho [${rho.shape}], eps [${eps.shape}]`);
+  }
+}
+
+/**
+ * The op of one forward pass `forward` (the sample and the divergence's sum)
+ * and one backward pass `backward` (dμ and dρ from the sample's gradient dw and
+ * the sum's g), registered on the tape as one node with two outputs. The
+ * backward pass runs the passes of the forward's backend even if the fast
+ * kernels were switched off in between; `epsGrad` gives ε's gradient from
+ * tfjs ops (rarely needed: the noise is no variable).
+ */
+function fusedOp(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor,
+    forward: (k: PosteriorKernels) => {sample: tf.Tensor, kl: number},
+    backward: (k: PosteriorKernels, dw: tf.Tensor, g: number, saved: tf.Tensor[]) => [tf.Tensor, tf.Tensor],
+    epsGrad: (dw: tf.Tensor, g: number, saved: tf.Tensor[], grads: [tf.Tensor, tf.Tensor]) => tf.Tensor): SampleAndDivergence {
   const engine = tf.engine() as unknown as EngineInternals;
+  const kernels = posteriorKernels(mu, rho, eps);
+  if (kernels === null) throw new Error('the fused posterior passes are not available for these tensors');
+  const backend = tf.engine().backend;
   const [sample, kl] = engine.runKernelFunc({
     forwardFunc: (_backend, save) => {
       save([mu, rho, eps]);
-      const k = posteriorKernels(mu, rho, eps);
-      if (k === null) throw new Error('normalSampleAndKL: the fused passes became unavailable');
       fusedCalls++;
-      const out = k.sampleNormalKL(mu, rho, eps, SCALE_FLOOR, centered, m, c, ls);
+      const out = forward(kernels);
       return [out.sample, tf.scalar(out.kl)];
     },
     backwardsFunc: (dys, saved) => {
       const [dw, dkl] = dys;
-      const [sMu, sRho, sEps] = saved;
-      const g = dkl.dataSync()[0];
-      const kg = posteriorKernels(dw, sMu, sRho, sEps);
-      let grads: tf.Tensor[];
-      if (kg !== null) {
-        grads = kg.sampleNormalKLGrad(dw, sMu, sRho, sEps, SCALE_FLOOR, centered, g, m, c);
-      } else {
-        // The fast kernels were switched off between the forward and the backward pass.
-        grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
-          const u = unfused(a, b, sEps, prior, centered);
-          return tf.add(tf.sum(tf.mul(u.sample, dw)), tf.mul(u.kl, g));
-        })([sMu, sRho]);
+      if (tf.engine().backend !== backend || dw.dtype !== 'float32' || !tf.util.arraysEqual(dw.shape, mu.shape)) {
+        throw new Error(`the fused posterior sample's gradient must be float32 of shape [${mu.shape}] on its backend. ` +
+            `Received: ${dw.dtype} [${dw.shape}] on ${tf.getBackend()}`);
       }
+      const g = dkl.dataSync()[0];
+      const grads = backward(kernels, dw, g, saved);
       return {
         mu: () => grads[0],
         rho: () => grads[1],
-        eps: () => tf.mul(dw, softplusScale(sRho)),
+        eps: () => epsGrad(dw, g, saved, grads),
       };
     },
     inputs: {mu, rho, eps},

@@ -13,8 +13,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import {softplusScale} from '../../distributions/normal';
 import {GaussianPrior} from '../../priors/gaussian';
 import type {BoundPrior, Prior} from '../../priors/prior';
+import {ScaleMixturePrior} from '../../priors/scale_mixture';
 import type {Initializer, LayerVariable} from '../../util/tfjs_types';
-import {fusedSampleAvailable, normalSampleAndKL, NumberNormalPrior, SampleAndDivergence} from './fused_sample';
+import {
+  fusedMixtureSampleAvailable, fusedSampleAvailable, mixtureSampleAndKL, normalSampleAndKL, NumberNormalPrior, SampleAndDivergence,
+} from './fused_sample';
 
 /** Adds one float32 weight to the layer that owns the tensor. */
 export type AddLayerWeight = (name: string, shape: number[], initializer: Initializer, trainable: boolean) => LayerVariable;
@@ -47,6 +50,8 @@ export class VariationalWeight {
   private readonly bound: BoundPrior|null;
   /** The bound prior as `N(m, s²)` with number parameters when it is the plain Gaussian prior (for the fused op). */
   private readonly numberNormalPrior: NumberNormalPrior|null;
+  /** The prior when it is the scale mixture with one Monte Carlo draw (for the fused op). */
+  private readonly mixturePrior: ScaleMixturePrior|null;
 
   /** Creates the posterior variables through `addWeight`, then binds the prior (call from `build`). */
   constructor(spec: VariationalWeightSpec, addWeight: AddLayerWeight) {
@@ -65,6 +70,8 @@ export class VariationalWeight {
     const prior = spec.prior;
     this.numberNormalPrior = rhoInit !== null && prior instanceof GaussianPrior && prior.constructor === GaussianPrior ?
       {loc: prior.loc, scale: prior.scaleFor(spec.shape, spec.fanIn)} : null;
+    this.mixturePrior = rhoInit !== null && prior instanceof ScaleMixturePrior && prior.constructor === ScaleMixturePrior &&
+      prior.mcSamples === 1 ? prior : null;
   }
 
   /** Whether the tensor has a posterior scale (and so noise and a divergence). */
@@ -87,25 +94,31 @@ export class VariationalWeight {
 
   /**
    * Whether `fusedSample` runs one fused op for this tensor's sample and
-   * divergence: a Gaussian prior with number parameters (as bound) and the
-   * fused passes available for μ and ρ (wasm, fast kernels on).
+   * divergence: a Gaussian prior with number parameters (as bound) or the
+   * scale mixture with one Monte Carlo draw, and the fused passes available
+   * for μ and ρ (wasm, fast kernels on).
    */
   get canFuseSample(): boolean {
-    if (this.numberNormalPrior === null || this.untransformedScale === null) return false;
+    if (this.untransformedScale === null) return false;
     const mu = this.loc.read();
     const rho = this.untransformedScale.read();
-    return fusedSampleAvailable(mu, rho, rho, this.numberNormalPrior);
+    if (this.numberNormalPrior !== null) return fusedSampleAvailable(mu, rho, rho, this.numberNormalPrior);
+    return this.mixturePrior !== null && fusedMixtureSampleAvailable(mu, rho, rho, this.mixturePrior);
   }
 
   /**
    * `{sample: μ + σ ⊙ ε (centered: σ ⊙ ε), kl: Σ_i KL(q(w_i) ‖ p(w_i))}` from
-   * one op (`normalSampleAndKL`); only where `canFuseSample`.
+   * one op (`normalSampleAndKL`, or `mixtureSampleAndKL`: the Monte Carlo
+   * estimate at this sample); only where `canFuseSample`.
    */
   fusedSample(eps: tf.Tensor, centered: boolean): SampleAndDivergence {
-    if (this.numberNormalPrior === null || this.untransformedScale === null) {
-      throw new Error(`fusedSample: the ${this.role}'s prior is not a Gaussian prior with number parameters`);
+    if (this.untransformedScale !== null && this.numberNormalPrior !== null) {
+      return normalSampleAndKL(this.loc.read(), this.untransformedScale.read(), eps, this.numberNormalPrior, centered);
     }
-    return normalSampleAndKL(this.loc.read(), this.untransformedScale.read(), eps, this.numberNormalPrior, centered);
+    if (this.untransformedScale !== null && this.mixturePrior !== null) {
+      return mixtureSampleAndKL(this.loc.read(), this.untransformedScale.read(), eps, this.mixturePrior, centered);
+    }
+    throw new Error(`fusedSample: the ${this.role}'s prior is neither a Gaussian prior with number parameters nor a scale mixture`);
   }
 
   /** μ alone (a new tensor in the caller's scope), for the posterior mean's output. */
