@@ -7,6 +7,10 @@
  * (the corners of numerics.test.ts) and random inputs, the same as the tfjs
  * ops of the cpu backend within float32 rounding, the fused path taken only
  * where it should be, no leak, and BayesianDense training on both backends.
+ * Also the fused sample-and-divergence ops of the Bayesian layers
+ * (src/layers/variational/fused_sample.ts, Gaussian and scale-mixture priors):
+ * float64 references, the tfjs ops, finite differences, leaks, shape errors,
+ * and seeded layers giving the same outputs, losses and gradients fused and not.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';

@@ -8,7 +8,8 @@
  * another backend, where WebAssembly SIMD or the backend's memory is not
  * available, or while the fast wasm kernels are off
  * (`disableFastWasmKernels`) — and the callers (`src/distributions/normal.ts`,
- * the scale-mixture prior) then run the same arithmetic as tfjs ops. This
+ * the scale-mixture prior, the Bayesian layers' fused sample and divergence in
+ * `src/layers/variational/fused_sample.ts`) then run the same arithmetic as tfjs ops. This
  * module imports nothing of the library but `fast_wasm_kernels.ts`'s switch.
  */
 import * as tf from '@tensorflow/tfjs-core';

@@ -15,6 +15,11 @@
 ;;                           z = w·cw, u = clip(w, ±bound)·root, diff = offset − u²,
 ;;                           log p = (k − z·(½z)) + softplus(diff)
 ;;   mixture_log_prob_grad dw = dy·(−(w·cw)·cw − sigmoid(diff)·2u·root·[|w| ≤ bound])
+;;   sample_normal_kl      σ = softplus(ρ) + floor, the sample μ + σ·ε (or σ·ε) written, Σ normal_kl returned (float64)
+;;   sample_normal_kl_grad dμ and dρ of the sample and that sum (σ, sigmoid(ρ) recomputed)
+;;   sample_mixture_kl     the same sample, Σ [noise_log_prob − mixture_log_prob(μ + σ·ε)] returned (float64)
+;;   sample_mixture_kl_grad dμ and dρ of the sample and that sum
+;;   (src/layers/variational/fused_sample.ts calls these four)
 ;;
 ;; Math, written out inside each loop (no calls per vector):
 ;;   exp(y), y ≤ 0: Cody–Waite reduction y = k·ln2 + r and Cephes' degree-7
