@@ -644,6 +644,31 @@ describe('BayesianDense takes the fused sample and divergence for the Gaussian a
     disableFastWasmKernels();
   });
 
+  it.each(['reparameterization', 'flipout'] as const)('%s: predictions and training steps on the fused path leak no tensors', async (estimator) => {
+    await useBackend('wasm');
+    expect(enableFastWasmKernels()).toBe(true);
+    const model = tfl.sequential({layers: [
+      bayesianDense({inputShape: [6], units: 5, activation: 'tanh', estimator, bayesianBias: true, numExamples: 30, seed: 3}),
+      bayesianDense({units: 2, estimator, numExamples: 30, seed: 4, prior: 'scaleMixture'}),
+    ]});
+    model.compile({optimizer: tf.train.adam(0.01), loss: 'meanSquaredError'});
+    const x = tf.tensor2d(uniformValues(7 * 6, 81), [7, 6]);
+    const y = tf.tensor2d(uniformValues(7 * 2, 82), [7, 2]);
+    await model.trainOnBatch(x, y);  // optimizer slots
+    tf.dispose(model.predict(x) as tf.Tensor);
+    const before = tf.memory().numTensors;
+    const calls = fusedSampleCalls();
+    for (let i = 0; i < 3; i++) {
+      await model.trainOnBatch(x, y);
+      tf.dispose(model.predict(x) as tf.Tensor);
+      tf.dispose(model.apply(x, {training: true}) as tf.Tensor);
+    }
+    expect(fusedSampleCalls()).toBeGreaterThan(calls);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
   it.each([['reparameterization', false, 'gaussian'], ['reparameterization', true, 'gaussian'], ['flipout', false, 'gaussian'],
     ['flipout', true, 'gaussian'], ['reparameterization', true, 'scaleMixture'], ['flipout', true, 'scaleMixture']] as const)(
       '%s (Bayesian bias %p, %s prior): the same seeded layer gives the same output, loss and gradients fused on wasm, unfused on wasm and on cpu',

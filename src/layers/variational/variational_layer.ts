@@ -258,7 +258,11 @@ export abstract class VariationalLinearLayer extends DivergenceLayer {
         kernelSample: (eps, centered) => kernelWeight.fusedSample(eps, centered),
         biasLoc: bias === null ? null : bias.loc, biasScale: bias === null ? null : bias.scale,
       }, this.noiseSource);
-      if (key !== null) this.recordWeightDivergence(key, null, bias, null, sample.biasEps, sample.kernelDivergence);
+      if (key !== null) {
+        this.recordWeightDivergence(key, null, bias, null, sample.biasEps, sample.kernelDivergence);
+      } else if (sample.kernelDivergence !== undefined) {
+        sample.kernelDivergence.dispose();  // no divergence is recorded for this call
+      }
       return sample.output;
     }
     const {q, kernel, bias} = this.posterior();
