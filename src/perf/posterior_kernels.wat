@@ -20,8 +20,9 @@
 ;;   sample_mixture_kl     the same sample, Σ [noise_log_prob − mixture_log_prob(μ + σ·ε)] returned (float64)
 ;;   sample_mixture_kl_grad dμ and dρ of the sample and that sum
 ;;   (src/layers/variational/fused_sample.ts calls these four). Their constants are written inline
-;;   (not held in locals), and the two forward passes run σ first into the output, then the rest: with
-;;   every value in one loop they measured 40% (forward) and 2.8 times (backward) slower.
+;;   (not held in locals), and each runs two loops: σ (and in the backward passes sigmoid(ρ)) first,
+;;   into the output buffers, then the rest reading them back. With every value in one loop they
+;;   measured 40% (forward) and 2.8 times (backward) slower.
 ;;
 ;; Math, written out inside each loop (no calls per vector):
 ;;   exp(y), y ≤ 0: Cody–Waite reduction y = k·ln2 + r and Cephes' degree-7
@@ -585,15 +586,13 @@
     (local.set $Pg (f32x4.splat (local.get $g)))
     (local.set $Pm (f32x4.splat (local.get $m)))
     (local.set $Pc (f32x4.splat (local.get $c)))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+    ;; first loop: σ into drho and sigmoid(ρ) into dmu (fewer live values per loop, as the forward passes)
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $n)))
         (local.set $o (i32.shl (local.get $i) (i32.const 2)))
         (local.set $rem (i32.sub (local.get $n) (local.get $i)))
-        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_dw (v128.load (i32.add (local.get $dw) (local.get $o))))) (else (local.set $in_dw (call $load (i32.add (local.get $dw) (local.get $o)) (local.get $rem)))))
-        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_mu (v128.load (i32.add (local.get $mu) (local.get $o))))) (else (local.set $in_mu (call $load (i32.add (local.get $mu) (local.get $o)) (local.get $rem)))))
         (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_rho (v128.load (i32.add (local.get $rho) (local.get $o))))) (else (local.set $in_rho (call $load (i32.add (local.get $rho) (local.get $o)) (local.get $rem)))))
-        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_eps (v128.load (i32.add (local.get $eps) (local.get $o))))) (else (local.set $in_eps (call $load (i32.add (local.get $eps) (local.get $o)) (local.get $rem)))))
         (local.set $spe_valid (f32x4.ge (f32x4.neg (f32x4.abs (local.get $in_rho))) (f32x4.splat (f32.const -87.0))))
         (local.set $spe_y (f32x4.pmax (f32x4.neg (f32x4.abs (local.get $in_rho))) (f32x4.splat (f32.const -87.0))))
         (local.set $spe_kbits (f32x4.add (f32x4.mul (local.get $spe_y) (f32x4.splat (f32.const 1.44269504088896341))) (f32x4.splat (f32.const 12582912))))
@@ -623,6 +622,22 @@
         (local.set $sg (f32x4.add (local.get $res) (local.get $fl)))
         (local.set $inv (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (local.get $sp_t) (f32x4.splat (f32.const 1)))))
         (local.set $sig (v128.bitselect (f32x4.mul (local.get $sp_t) (local.get $inv)) (local.get $inv) (f32x4.lt (local.get $in_rho) (f32x4.splat (f32.const 0)))))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (v128.store (i32.add (local.get $drho) (local.get $o)) (local.get $sg))) (else (call $store (i32.add (local.get $drho) (local.get $o)) (local.get $rem) (local.get $sg))))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (v128.store (i32.add (local.get $dmu) (local.get $o)) (local.get $sig))) (else (call $store (i32.add (local.get $dmu) (local.get $o)) (local.get $rem) (local.get $sig))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next1)))
+    ;; second loop: σ (in drho) and sigmoid(ρ) (in dmu) read back, the gradients written over them
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $rem (i32.sub (local.get $n) (local.get $i)))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_dw (v128.load (i32.add (local.get $dw) (local.get $o))))) (else (local.set $in_dw (call $load (i32.add (local.get $dw) (local.get $o)) (local.get $rem)))))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_mu (v128.load (i32.add (local.get $mu) (local.get $o))))) (else (local.set $in_mu (call $load (i32.add (local.get $mu) (local.get $o)) (local.get $rem)))))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_eps (v128.load (i32.add (local.get $eps) (local.get $o))))) (else (local.set $in_eps (call $load (i32.add (local.get $eps) (local.get $o)) (local.get $rem)))))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $sg (v128.load (i32.add (local.get $drho) (local.get $o))))) (else (local.set $sg (call $load (i32.add (local.get $drho) (local.get $o)) (local.get $rem)))))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $sig (v128.load (i32.add (local.get $dmu) (local.get $o))))) (else (local.set $sig (call $load (i32.add (local.get $dmu) (local.get $o)) (local.get $rem)))))
         (local.set $ga (f32x4.mul (local.get $Pg) (f32x4.mul (f32x4.mul (f32x4.sub (local.get $in_mu) (local.get $Pm)) (local.get $Pc)) (local.get $Pc))))
         (local.set $ga (v128.bitselect (local.get $ga) (f32x4.add (local.get $in_dw) (local.get $ga)) (local.get $cmask)))
         (local.set $gb (f32x4.sub (f32x4.mul (local.get $Pg) (f32x4.mul (f32x4.mul (local.get $sg) (local.get $Pc)) (local.get $Pc))) (f32x4.div (local.get $Pg) (local.get $sg))))
@@ -782,15 +797,13 @@
     (local.set $half (f32x4.splat (f32.const 0.5)))
     (local.set $Pg (f32x4.splat (local.get $g)))
     (local.set $tiny (f32x4.splat (f32.const 0x1p-100)))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+    ;; first loop: σ into drho and sigmoid(ρ) into dmu (fewer live values per loop, as the forward passes)
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $n)))
         (local.set $o (i32.shl (local.get $i) (i32.const 2)))
         (local.set $rem (i32.sub (local.get $n) (local.get $i)))
-        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_dw (v128.load (i32.add (local.get $dw) (local.get $o))))) (else (local.set $in_dw (call $load (i32.add (local.get $dw) (local.get $o)) (local.get $rem)))))
-        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_mu (v128.load (i32.add (local.get $mu) (local.get $o))))) (else (local.set $in_mu (call $load (i32.add (local.get $mu) (local.get $o)) (local.get $rem)))))
         (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_rho (v128.load (i32.add (local.get $rho) (local.get $o))))) (else (local.set $in_rho (call $load (i32.add (local.get $rho) (local.get $o)) (local.get $rem)))))
-        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_eps (v128.load (i32.add (local.get $eps) (local.get $o))))) (else (local.set $in_eps (call $load (i32.add (local.get $eps) (local.get $o)) (local.get $rem)))))
         (local.set $spe_valid (f32x4.ge (f32x4.neg (f32x4.abs (local.get $in_rho))) (f32x4.splat (f32.const -87.0))))
         (local.set $spe_y (f32x4.pmax (f32x4.neg (f32x4.abs (local.get $in_rho))) (f32x4.splat (f32.const -87.0))))
         (local.set $spe_kbits (f32x4.add (f32x4.mul (local.get $spe_y) (f32x4.splat (f32.const 1.44269504088896341))) (f32x4.splat (f32.const 12582912))))
@@ -820,6 +833,22 @@
         (local.set $sg (f32x4.add (local.get $res) (local.get $fl)))
         (local.set $inv (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (local.get $sp_t) (f32x4.splat (f32.const 1)))))
         (local.set $sig (v128.bitselect (f32x4.mul (local.get $sp_t) (local.get $inv)) (local.get $inv) (f32x4.lt (local.get $in_rho) (f32x4.splat (f32.const 0)))))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (v128.store (i32.add (local.get $drho) (local.get $o)) (local.get $sg))) (else (call $store (i32.add (local.get $drho) (local.get $o)) (local.get $rem) (local.get $sg))))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (v128.store (i32.add (local.get $dmu) (local.get $o)) (local.get $sig))) (else (call $store (i32.add (local.get $dmu) (local.get $o)) (local.get $rem) (local.get $sig))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $next1)))
+    ;; second loop: σ (in drho) and sigmoid(ρ) (in dmu) read back, the gradients written over them
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $rem (i32.sub (local.get $n) (local.get $i)))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_dw (v128.load (i32.add (local.get $dw) (local.get $o))))) (else (local.set $in_dw (call $load (i32.add (local.get $dw) (local.get $o)) (local.get $rem)))))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_mu (v128.load (i32.add (local.get $mu) (local.get $o))))) (else (local.set $in_mu (call $load (i32.add (local.get $mu) (local.get $o)) (local.get $rem)))))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $in_eps (v128.load (i32.add (local.get $eps) (local.get $o))))) (else (local.set $in_eps (call $load (i32.add (local.get $eps) (local.get $o)) (local.get $rem)))))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $sg (v128.load (i32.add (local.get $drho) (local.get $o))))) (else (local.set $sg (call $load (i32.add (local.get $drho) (local.get $o)) (local.get $rem)))))
+        (if (i32.ge_u (local.get $rem) (i32.const 4)) (then (local.set $sig (v128.load (i32.add (local.get $dmu) (local.get $o))))) (else (local.set $sig (call $load (i32.add (local.get $dmu) (local.get $o)) (local.get $rem)))))
         (local.set $w (f32x4.add (local.get $in_mu) (f32x4.mul (local.get $sg) (local.get $in_eps))))
         (local.set $u (f32x4.mul (f32x4.pmin (f32x4.pmax (local.get $w) (local.get $Pnb)) (local.get $Pbound)) (local.get $Proot)))
         (local.set $diff (f32x4.sub (local.get $Poffset) (f32x4.mul (local.get $u) (local.get $u))))
