@@ -109,6 +109,26 @@ const columnScale = customGrad1((t: tf.Tensor, save: tf.GradSaveFunc) => {
   return {value: tf.where(tf.greater(m, 0), m, tf.onesLike(m)), gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => [tf.zerosLike(saved[0])]};
 });
 
+/**
+ * `(σ/s)²` for σ > 0 and a per-output-channel s (broadcast over the rows)
+ * with σ's gradient `(dy·2(σ/s))/s` — the ops autodiff forms through
+ * `tf.square(tf.div(σ, s))` — and a zero gradient for s. s is `columnScale`'s
+ * output, whose own gradient is zero, so the result is the same; but tfjs's
+ * Div gradient would form `−dy·σ/s²` over the whole kernel and sum it over the
+ * rows (four passes per step) only for that zero to discard it.
+ */
+const scaledSquare = tf.customGrad(((sigma: tf.Tensor, s: tf.Tensor, save: tf.GradSaveFunc) => {
+  const t = tf.div(sigma, s);
+  save([t, s]);
+  return {
+    value: tf.square(t),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [st, ss] = saved;
+      return [tf.div(tf.mul(dy, tf.mul(st, 2)), ss), tf.zerosLike(ss)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (sigma: tf.Tensor, s: tf.Tensor) => tf.Tensor;
+
 function needBiasNoise(where: string, eps: tf.Tensor|null|undefined): tf.Tensor {
   if (eps == null) {
     throw new Error(`${where}: the posterior has a Bayesian bias (biasScale), so noise.bias is required`);
@@ -165,8 +185,8 @@ export function localReparameterizationOutput(
     const out = q.kernelScale.shape[q.kernelScale.rank - 1];
     const kernelRows = tf.reshape(q.kernelScale, [-1, out]);
     const s = columnScale(hasBayesianBias(q) ? tf.concat([kernelRows, tf.reshape(q.biasScale, [1, out])], 0) : kernelRows);
-    let variance = op.apply(tf.square(x), tf.square(tf.div(q.kernelScale, s)));
-    if (hasBayesianBias(q)) variance = tf.add(variance, tf.square(tf.div(q.biasScale, s)));
+    let variance = op.apply(tf.square(x), scaledSquare(q.kernelScale, s));
+    if (hasBayesianBias(q)) variance = tf.add(variance, scaledSquare(q.biasScale, s));
     // y = m + √v ⊙ ζ, a normal sample of the pre-activations.
     return normalSampleFromNoise(mean, tf.mul(safeSqrt(variance), s), noise.output);
   });
