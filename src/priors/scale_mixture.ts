@@ -125,6 +125,8 @@ export class ScaleMixturePrior extends Prior {
    * The constants of `logProb`'s fused pass (`z = w·cw`, `u = clip(w, ±bound)·root`,
    * `log p = (k − z·(½z)) + softplus(offset − u²)`), or null where they lie outside
    * its range (then `logProb` runs tfjs ops). For the fused posterior passes.
+   *
+   * @internal
    */
   fusedLogProbParams(): MixturePassParams|null {
     const firstWide = this.scale1 >= this.scale2;
