@@ -37,6 +37,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {CONV_KERNELS_WASM, CONV_KERNELS_WASM_SHARED} from './conv_kernels_wasm';
 import {heapOffset, SimdKernels, simdKernelsFor, WasmBackendLike} from './simd_kernels';
 import {BACKEND, KernelParams} from './wasm_backend';
+import {backendMemory, WasmModule} from './wasm_module';
 
 /** The exported functions of `conv_kernels.wat`; pointers are byte offsets into the backend's memory. */
 interface ConvKernels {
@@ -204,40 +205,13 @@ function inputGeometry(params: KernelParams): Geometry {
 
 // ---------------------------------------------------------------- the module
 
-const instances = new WeakMap<object, ConvKernels|null>();
-const modules: {plain?: WebAssembly.Module|null; shared?: WebAssembly.Module|null} = {};
+const MODULE = new WasmModule<ConvKernels>(CONV_KERNELS_WASM, CONV_KERNELS_WASM_SHARED);
 
 /** `conv_kernels.wat` bound to the memory `simd_kernels.wat` runs in, or `null` where it cannot run. */
 function convKernelsFor(backend: WasmBackendLike): ConvKernels|null {
   if (simdKernelsFor(backend) == null) return null;  // no SIMD, or no memory to bind to
-  const wasm = (backend as {wasm?: {asm?: {memory?: unknown}; wasmMemory?: unknown}}).wasm;
-  const memory = [wasm?.asm?.memory, wasm?.wasmMemory].find((m) => m instanceof WebAssembly.Memory) as
-      WebAssembly.Memory|undefined;
-  if (memory == null) return null;
-  const known = instances.get(memory);
-  if (known !== undefined) return known;
-  let kernels: ConvKernels|null = null;
-  try {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const key = shared ? 'shared' : 'plain';
-    if (modules[key] === undefined) {
-      const bytes = decodeBase64(shared ? CONV_KERNELS_WASM_SHARED : CONV_KERNELS_WASM);
-      modules[key] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-    }
-    const module = modules[key];
-    if (module != null) kernels = new WebAssembly.Instance(module, {env: {memory}}).exports as unknown as ConvKernels;
-  } catch {
-    kernels = null;
-  }
-  instances.set(memory, kernels);
-  return kernels;
-}
-
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const bytes = new Uint8Array(new ArrayBuffer(binary.length));
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
+  const memory = backendMemory(backend);
+  return memory === null ? null : MODULE.on(memory);
 }
 
 const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;

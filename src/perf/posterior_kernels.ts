@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import {isFastWasmKernelsActive} from './fast_wasm_kernels';
 import {POSTERIOR_KERNELS_WASM, POSTERIOR_KERNELS_WASM_SHARED} from './posterior_kernels_wasm';
+import {backendMemory, WasmModule} from './wasm_module';
 
 interface Exports {
   softplus_scale(x: number, out: number, n: number, floor: number): void;
@@ -98,7 +99,7 @@ let passes = 0;
 export function posteriorKernelPasses(): number {
   return passes;
 }
-const modules: {plain?: WebAssembly.Module|null; shared?: WebAssembly.Module|null} = {};
+const MODULE = new WasmModule<Exports>(POSTERIOR_KERNELS_WASM, POSTERIOR_KERNELS_WASM_SHARED);
 
 /** Whether every tensor is float32, of `first`'s shape and held by `backend`. */
 function usable(backend: object, first: tf.Tensor, tensors: tf.Tensor[]): boolean {
@@ -131,17 +132,9 @@ export function posteriorKernels(...tensors: tf.Tensor[]): PosteriorKernels|null
 }
 
 function instantiate(backend: WasmBackendLike): PosteriorKernels|null {
-  const memory = memoryOf(backend);
-  if (memory === null) return null;
-  let x: Exports;
-  try {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const module = compiled(shared);
-    if (module === null) return null;
-    x = new WebAssembly.Instance(module, {env: {memory}}).exports as unknown as Exports;
-  } catch {
-    return null;
-  }
+  const memory = backendMemory(backend);
+  const x = memory === null ? null : MODULE.on(memory);
+  if (x === null) return null;
   const at = (info: tf.TensorInfo): number => backend.typedArrayFromHeap(info).byteOffset;
   const make = (shape: number[]): tf.TensorInfo => backend.makeOutput(shape, 'float32');
   const wrap = (info: tf.TensorInfo): tf.Tensor => {
@@ -221,31 +214,4 @@ function instantiate(backend: WasmBackendLike): PosteriorKernels|null {
       return [wrap(dmu), wrap(drho)];
     },
   };
-}
-
-function memoryOf(backend: WasmBackendLike): WebAssembly.Memory|null {
-  if (typeof WebAssembly === 'undefined') return null;
-  const wasm = backend.wasm;
-  if (wasm == null) return null;
-  // The single-threaded builds export their memory (Module.asm.memory); the threaded build keeps it as Module.wasmMemory.
-  for (const candidate of [wasm.asm?.memory, wasm.wasmMemory]) {
-    if (candidate instanceof WebAssembly.Memory) return candidate;
-  }
-  return null;
-}
-
-function compiled(shared: boolean): WebAssembly.Module|null {
-  const key = shared ? 'shared' : 'plain';
-  if (modules[key] === undefined) {
-    const bytes = decodeBase64(shared ? POSTERIOR_KERNELS_WASM_SHARED : POSTERIOR_KERNELS_WASM);
-    modules[key] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-  }
-  return modules[key] ?? null;
-}
-
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const bytes = new Uint8Array(new ArrayBuffer(binary.length));
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }

@@ -18,6 +18,7 @@
  * uses it).
  */
 import {RANDOM_KERNELS_WASM, RANDOM_KERNELS_WASM_SHARED} from './random_kernels_wasm';
+import {WasmModule} from './wasm_module';
 
 /** A Threefry key: two unsigned 32-bit words. */
 export type RandomKey = readonly [number, number];
@@ -258,41 +259,18 @@ interface RandomKernels {
 }
 
 let instance: RandomKernels|null|undefined;
-const boundInstances = new WeakMap<WebAssembly.Memory, RandomExports|null>();
-const modules: {plain?: WebAssembly.Module|null; shared?: WebAssembly.Module|null} = {};
-
-function compiled(shared: boolean): WebAssembly.Module|null {
-  const key = shared ? 'shared' : 'plain';
-  if (modules[key] === undefined) {
-    const bytes = decodeBase64(shared ? RANDOM_KERNELS_WASM_SHARED : RANDOM_KERNELS_WASM);
-    // Engines without SIMD (or threads, for the shared variant) reject the module.
-    modules[key] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-  }
-  return modules[key] ?? null;
-}
+const MODULE = new WasmModule<RandomExports>(RANDOM_KERNELS_WASM, RANDOM_KERNELS_WASM_SHARED);
 
 /** The module instantiated on another memory (the wasm backend's), or null. */
 function boundKernels(memory: WebAssembly.Memory): RandomExports|null {
-  let k = boundInstances.get(memory);
-  if (k === undefined) {
-    k = null;
-    try {
-      const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-      const module = compiled(shared);
-      if (module !== null) k = new WebAssembly.Instance(module, {env: {memory}}).exports as unknown as RandomExports;
-    } catch {
-      k = null;
-    }
-    boundInstances.set(memory, k);
-  }
-  return k;
+  return MODULE.on(memory);
 }
 
 function kernels(): RandomKernels|null {
   if (instance !== undefined) return instance;
   instance = null;
   try {
-    const module = typeof WebAssembly === 'undefined' ? null : compiled(false);
+    const module = MODULE.compiled(false);
     if (module !== null) {
       const memory = new WebAssembly.Memory({initial: 1});
       const exports = new WebAssembly.Instance(module, {env: {memory}}).exports as unknown as RandomExports;
@@ -312,9 +290,3 @@ function kernels(): RandomKernels|null {
   return instance;
 }
 
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const bytes = new Uint8Array(new ArrayBuffer(binary.length));
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}

@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import {SIMD_KERNELS_WASM, SIMD_KERNELS_WASM_SHARED} from './simd_kernels_wasm';
+import {backendMemory, WasmModule} from './wasm_module';
 
 /** The exported functions; pointers are byte offsets into the backend's memory. */
 export interface SimdKernels {
@@ -36,59 +37,15 @@ export interface WasmBackendLike {
   disposeData(dataId: tf.DataId, force?: boolean): boolean|void;
 }
 
-const instances = new WeakMap<object, SimdKernels|null>();
-const modules: {plain?: WebAssembly.Module|null; shared?: WebAssembly.Module|null} = {};
+const MODULE = new WasmModule<SimdKernels>(SIMD_KERNELS_WASM, SIMD_KERNELS_WASM_SHARED);
 
 /** The SIMD kernels bound to `backend`'s memory, or `null` when they cannot run there. */
 export function simdKernelsFor(backend: unknown): SimdKernels|null {
-  const memory = memoryOf(backend);
-  if (memory == null) return null;
-  const known = instances.get(memory);
-  if (known !== undefined) return known;
-  let kernels: SimdKernels|null = null;
-  try {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    const module = compiled(shared);
-    if (module != null) {
-      kernels = new WebAssembly.Instance(module, {env: {memory}}).exports as unknown as SimdKernels;
-    }
-  } catch {
-    kernels = null;
-  }
-  instances.set(memory, kernels);
-  return kernels;
+  const memory = backendMemory(backend);
+  return memory === null ? null : MODULE.on(memory);
 }
 
 /** Byte offset of a tensor's data in the wasm backend's memory. */
 export function heapOffset(backend: WasmBackendLike, info: tf.TensorInfo): number {
   return backend.typedArrayFromHeap(info).byteOffset;
-}
-
-function memoryOf(backend: unknown): WebAssembly.Memory|null {
-  if (typeof WebAssembly === 'undefined' || backend == null) return null;
-  const wasm = (backend as WasmBackendLike).wasm;
-  if (wasm == null) return null;
-  // The single-threaded builds export their memory (Module.asm.memory); the
-  // threaded build creates a shared one and keeps it as Module.wasmMemory.
-  for (const candidate of [wasm.asm?.memory, wasm.wasmMemory]) {
-    if (candidate instanceof WebAssembly.Memory) return candidate;
-  }
-  return null;
-}
-
-function compiled(shared: boolean): WebAssembly.Module|null {
-  const key = shared ? 'shared' : 'plain';
-  if (modules[key] === undefined) {
-    const bytes = decodeBase64(shared ? SIMD_KERNELS_WASM_SHARED : SIMD_KERNELS_WASM);
-    // Engines without SIMD (or threads, for the shared variant) reject the module.
-    modules[key] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-  }
-  return modules[key] ?? null;
-}
-
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const bytes = new Uint8Array(new ArrayBuffer(binary.length));
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }
