@@ -31,8 +31,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
-import {CliError, fmt, median, nonNegativeInteger, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
-import {binarize, trainingEpoch} from '../shared/binarized_mnist.mjs';
+import {CliError, fmt, machineDescription, median, nonNegativeInteger, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
+import {embeddedBinarizedSplit, TEST_BINARIZATION_SEED, trainingEpoch} from '../shared/binarized_mnist.mjs';
 
 const require = createRequire(import.meta.url);
 const datasets = require('../shared/datasets.cjs');
@@ -41,7 +41,6 @@ const PIXELS = 784;
 const HIDDEN = 200;
 const LATENT = 50;
 /** Seed of the one binarization of the test images (independent of --seed: every run sees the same test set). */
-const TEST_BINARIZATION_SEED = 1509;
 
 const DEFAULTS = {
   k: '1,5,50',
@@ -174,10 +173,6 @@ function buildModel({k, seed, lr}) {
   return model;
 }
 
-function packageVersion(name) {
-  return JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')).version;
-}
-
 async function trainOne(k, data, opts, log) {
   const model = buildModel({k, seed: opts.seed, lr: opts.lr});
   const steps = Math.ceil(data.trainCount / opts.batchSize);
@@ -236,17 +231,13 @@ async function main(argv) {
   } catch (e) {
     throw new CliError(e.message);
   }
-  const all = datasets.loadEmbeddedMnist({split: 'all'});
-  const trainImages = all.images.subarray(0, opts.trainCount * PIXELS);
-  const testIntensities = all.images.subarray((all.n - opts.testCount) * PIXELS);
-  const xTest = tf.tensor2d(binarize(testIntensities, TEST_BINARIZATION_SEED), [opts.testCount, PIXELS]);
+  const {trainImages, testImages} = embeddedBinarizedSplit(opts.trainCount, opts.testCount);
+  const xTest = tf.tensor2d(testImages, [opts.testCount, PIXELS]);
   const data = {trainImages, trainCount: opts.trainCount, xTest};
 
   const started = new Date();
-  const cpus = os.cpus();
   log(`backend: ${chosen.backend} (${chosen.reason})`);
-  log(`machine: ${cpus.length ? cpus[0].model.trim() : 'unknown CPU'}, ${cpus.length} logical cores, Node ${process.version}, ` +
-      `tfjs-core ${packageVersion('@tensorflow/tfjs-core')}, tfjs-layers ${packageVersion('@tensorflow/tfjs-layers')}, ` +
+  log(`machine: ${machineDescription()}, ` +
       `load average ${os.loadavg()[0].toFixed(2)}`);
   log(`data: embedded MNIST digits, first ${opts.trainCount} train (re-binarized every epoch), ` +
       `last ${opts.testCount} test (binarized once, seed ${TEST_BINARIZATION_SEED})`);

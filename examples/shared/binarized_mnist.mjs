@@ -18,6 +18,23 @@ export function binarize(intensities, seed) {
   return out;
 }
 
+/** The seed of the test images' one binarization: the same for every run and every --seed. */
+export const TEST_BINARIZATION_SEED = 1509;
+
+/**
+ * The embedded digits split as the binarized examples use them: the first
+ * `trainCount` images' intensities (binarized afresh each epoch by
+ * `trainingEpoch`) and the last `testCount` images binarized once with
+ * `TEST_BINARIZATION_SEED`.
+ */
+export function embeddedBinarizedSplit(trainCount, testCount) {
+  const all = datasets.loadEmbeddedMnist({split: 'all'});
+  return {
+    trainImages: all.images.subarray(0, trainCount * PIXELS),
+    testImages: binarize(all.images.subarray((all.n - testCount) * PIXELS), TEST_BINARIZATION_SEED),
+  };
+}
+
 /** A 32-bit seed for (seed, epoch): distinct streams per epoch and per --seed. */
 function epochSeed(seed, epoch) {
   let h = (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0;

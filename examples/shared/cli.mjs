@@ -4,6 +4,24 @@
  * and exits with 1) and checks of option values that name the flag.
  */
 
+import * as fs from 'node:fs';
+import {createRequire} from 'node:module';
+import * as os from 'node:os';
+
+const require = createRequire(import.meta.url);
+
+/** The installed version of a package (from its package.json). */
+export function packageVersion(name) {
+  return JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')).version;
+}
+
+/** `CPU model, N logical cores, Node v…, tfjs-core x, tfjs-layers y`: the machine line of the examples' logs. */
+export function machineDescription() {
+  const cpus = os.cpus();
+  return `${cpus.length ? cpus[0].model.trim() : 'unknown CPU'}, ${cpus.length} logical cores, Node ${process.version}, ` +
+      `tfjs-core ${packageVersion('@tensorflow/tfjs-core')}, tfjs-layers ${packageVersion('@tensorflow/tfjs-layers')}`;
+}
+
 /** An error whose message says it all (no stack trace); exit code 1. */
 export class CliError extends Error {}
 /** A bad command line: message plus usage; exit code 2. */

@@ -32,15 +32,14 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
-import {CliError, fmt, median, nonNegativeInteger, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
-import {binarize, trainingEpoch} from '../shared/binarized_mnist.mjs';
+import {CliError, fmt, machineDescription, median, nonNegativeInteger, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
+import {embeddedBinarizedSplit, TEST_BINARIZATION_SEED, trainingEpoch} from '../shared/binarized_mnist.mjs';
 
 const require = createRequire(import.meta.url);
 const datasets = require('../shared/datasets.cjs');
 
 const PIXELS = 784;
 /** Seed of the one binarization of the test images (independent of --seed). */
-const TEST_BINARIZATION_SEED = 1509;
 /** Seed of the one-hot draws of the discrete test ELBO (independent of --seed). */
 const DISCRETE_EVAL_SEED = 1611;
 const MODELS = ['plain', 'planar', 'iaf', 'gumbel', 'st'];
@@ -290,10 +289,6 @@ function discreteNegativeElbo(encoder, decoder, xTest, opts) {
   return {negativeElbo: (recSum + klSum) / n, reconstruction: recSum / n, kl: klSum / n};
 }
 
-function packageVersion(name) {
-  return JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')).version;
-}
-
 async function trainOne(kind, data, opts, log) {
   const categorical = CATEGORICAL.has(kind);
   const built = categorical ? buildCategorical(kind, opts) : buildGaussian(kind, opts);
@@ -372,17 +367,13 @@ async function main(argv) {
   } catch (e) {
     throw new CliError(e.message);
   }
-  const all = datasets.loadEmbeddedMnist({split: 'all'});
-  const trainImages = all.images.subarray(0, opts.trainCount * PIXELS);
-  const testIntensities = all.images.subarray((all.n - opts.testCount) * PIXELS);
-  const xTest = tf.tensor2d(binarize(testIntensities, TEST_BINARIZATION_SEED), [opts.testCount, PIXELS]);
+  const {trainImages, testImages} = embeddedBinarizedSplit(opts.trainCount, opts.testCount);
+  const xTest = tf.tensor2d(testImages, [opts.testCount, PIXELS]);
   const data = {trainImages, trainCount: opts.trainCount, xTest};
 
   const started = new Date();
-  const cpus = os.cpus();
   log(`backend: ${chosen.backend} (${chosen.reason})`);
-  log(`machine: ${cpus.length ? cpus[0].model.trim() : 'unknown CPU'}, ${cpus.length} logical cores, Node ${process.version}, ` +
-      `tfjs-core ${packageVersion('@tensorflow/tfjs-core')}, tfjs-layers ${packageVersion('@tensorflow/tfjs-layers')}, ` +
+  log(`machine: ${machineDescription()}, ` +
       `tfjs-variational ${tfv.version}, load average ${os.loadavg()[0].toFixed(2)}`);
   log(`data: embedded MNIST digits, first ${opts.trainCount} train (re-binarized every epoch), ` +
       `last ${opts.testCount} test (binarized once, seed ${TEST_BINARIZATION_SEED})`);
