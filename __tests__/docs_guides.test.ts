@@ -36,43 +36,18 @@ import * as ts from 'typescript';
 
 import * as tfv from '../src';
 import {useBackend} from './helpers/backends';
+import {markdownCodeBlocks, MarkdownBlock} from './helpers/markdown';
 
 const ROOT = path.resolve(__dirname, '..');
 const GUIDES = path.join(ROOT, 'docs', 'guides');
 const SKIP_MARKER = '<!-- no-run -->';
-const LANGS: Record<string, 'js'|'ts'> = {js: 'js', javascript: 'js', mjs: 'js', ts: 'ts', typescript: 'ts'};
 const OUR_IMPORT = /^\s*import\s+(?:\*\s+as\s+\w+|\{[^}]*\}|\w+)\s+from\s+['"](@tensorflow\/tfjs|tfjs-variational)['"];?\s*$/;
 
-interface Block {
-  file: string;
-  /** 1-based index among the guide's code blocks. */
-  index: number;
-  lang: 'js'|'ts';
-  /** 1-based line in the markdown of the block's first code line. */
-  firstLine: number;
-  lines: string[];
-}
+type Block = MarkdownBlock;
 
 /** The ```js / ```ts blocks of a markdown text, except those marked `<!-- no-run -->`. */
 function extractBlocks(file: string, text: string): Block[] {
-  const lines = text.split('\n');
-  const blocks: Block[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^\s*(`{3,}|~{3,})\s*([\w-]*)/.exec(lines[i]);
-    if (!open) continue;
-    const fence = open[1];
-    let end = i + 1;
-    while (end < lines.length && !(lines[end].trim().startsWith(fence) && lines[end].trim().replace(/[`~]/g, '') === '')) end++;
-    const lang = LANGS[open[2].toLowerCase()];
-    let prev = i - 1;
-    while (prev >= 0 && lines[prev].trim() === '') prev--;
-    const skipped = prev >= 0 && lines[prev].trim() === SKIP_MARKER;
-    if (lang !== undefined && !skipped) {
-      blocks.push({file, index: blocks.length + 1, lang, firstLine: i + 2, lines: lines.slice(i + 1, end)});
-    }
-    i = end;
-  }
-  return blocks;
+  return markdownCodeBlocks(file, text, SKIP_MARKER);
 }
 
 /** Where a line of the joined program comes from (null: a line the harness added). */

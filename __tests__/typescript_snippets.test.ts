@@ -24,6 +24,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as ts from 'typescript';
 
+import {Lang, markdownCodeBlocks} from './helpers/markdown';
+
 const ROOT = path.resolve(__dirname, '..');
 const SKIP_MARKER = '<!-- no-typecheck -->';
 
@@ -56,7 +58,6 @@ const COMPILER_OPTIONS = {
   types: [] as string[],
 };
 
-export type Lang = 'js'|'ts';
 
 export interface Block {
   /** Markdown file, relative to the repository. */
@@ -69,28 +70,9 @@ export interface Block {
   code: string;
 }
 
-const LANGS: Record<string, Lang> = {js: 'js', javascript: 'js', mjs: 'js', ts: 'ts', typescript: 'ts'};
-
 /** The ```js / ```ts / ```typescript blocks of a markdown text, except those marked `<!-- no-typecheck -->`. */
 export function extractBlocks(file: string, text: string): Block[] {
-  const lines = text.split('\n');
-  const blocks: Block[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^\s*(`{3,}|~{3,})\s*([\w-]*)/.exec(lines[i]);
-    if (!open) continue;
-    const fence = open[1];
-    let end = i + 1;
-    while (end < lines.length && !(lines[end].trim().startsWith(fence) && lines[end].trim().replace(/[`~]/g, '') === '')) end++;
-    const lang = LANGS[open[2].toLowerCase()];
-    let prev = i - 1;
-    while (prev >= 0 && lines[prev].trim() === '') prev--;
-    const skipped = prev >= 0 && lines[prev].trim() === SKIP_MARKER;
-    if (lang !== undefined && !skipped) {
-      blocks.push({file, index: blocks.length + 1, lang, firstLine: i + 2, code: lines.slice(i + 1, end).join('\n')});
-    }
-    i = end;
-  }
-  return blocks;
+  return markdownCodeBlocks(file, text, SKIP_MARKER).map(({lines, ...b}) => ({...b, code: lines.join('\n')}));
 }
 
 function documentationBlocks(): Block[] {
