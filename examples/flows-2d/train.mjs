@@ -33,6 +33,7 @@
  * 1/20 of --lr over the run.
  */
 import * as fs from 'node:fs';
+import {createRequire} from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {performance} from 'node:perf_hooks';
@@ -293,16 +294,7 @@ function logZ(name, n, h, wall = true) {
 // ---------------------------------------------------------------------------
 // Noise.
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const {mulberry32} = createRequire(import.meta.url)('../shared/datasets.cjs');
 
 /** A 32-bit seed for (seed, stream): distinct streams per run and per purpose. */
 function streamSeed(seed, stream) {
