@@ -14,7 +14,7 @@
  * (examples/shared/datasets.cjs `loadEmbeddedMnist`, the 8,000 / 2,000 split of
  * the Node example), turned into Uint8 intensities (round(255 · x)) once at
  * start-up and kept in memory: /data/train-images.u8 ([8000, 784] bytes),
- * /data/test-images.u8 ([2000, 784]) and /data/mnist.json (counts and labels).
+ * /data/test-images.u8 ([2000, 784]) and /data/mnist.json (counts, labels and the manifold's grid values).
  * Nothing is fetched from the internet, by the server or by the page.
  *
  * Every response carries COOP `same-origin` and COEP `require-corp` (the page is
@@ -27,6 +27,8 @@ import {existsSync, readFileSync, statSync} from 'node:fs';
 import {createRequire} from 'node:module';
 import {dirname, extname, join, resolve, sep} from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
+
+import {gridQuantiles} from '../../shared/normal_quantile.mjs';
 
 const require = createRequire(import.meta.url);
 const datasets = require('../../shared/datasets.cjs');
@@ -92,6 +94,8 @@ export function buildDataAssets() {
     encoding: 'Uint8 intensities, round(255 x), row-major [n, pixels]',
     train: {n: train.n, labels: Array.from(train.labels), images: '/data/train-images.u8'},
     test: {n: test.n, labels: Array.from(test.labels), images: '/data/test-images.u8'},
+    // the manifold's grid values per axis: Φ⁻¹ of 15 evenly spaced probabilities from 0.05 to 0.95, as the Node example's
+    gridQuantiles: gridQuantiles(15),
   };
   return {
     '/data/mnist.json': Buffer.from(JSON.stringify(meta)),
