@@ -27,14 +27,11 @@ interface Exports {
   noise_log_prob_grad(dy: number, eps: number, sigma: number, deps: number, dsigma: number, n: number): void;
   mixture_log_prob(w: number, out: number, n: number, cw: number, k: number, offset: number, root: number, bound: number): void;
   mixture_log_prob_grad(dy: number, w: number, out: number, n: number, cw: number, offset: number, root: number, bound: number): void;
-  sample_normal_kl(mu: number, rho: number, eps: number, out: number, n: number, floor: number, centered: number,
-      m: number, c: number, ls: number): number;
-  sample_normal_kl_grad(dw: number, mu: number, rho: number, eps: number, dmu: number, drho: number, n: number, floor: number,
-      centered: number, g: number, m: number, c: number): void;
-  sample_mixture_kl(mu: number, rho: number, eps: number, out: number, n: number, floor: number, centered: number,
-      cw: number, kp: number, offset: number, root: number, bound: number, kq: number): number;
-  sample_mixture_kl_grad(dw: number, mu: number, rho: number, eps: number, dmu: number, drho: number, n: number, floor: number,
-      centered: number, g: number, cw: number, offset: number, root: number, bound: number): void;
+  sample_normal_kl(mu: number, rho: number, eps: number, out: number, a: number, s: number, t: number, n: number, floor: number,
+      centered: number, m: number, c: number, save: number): [number, number, number];
+  sample_mixture_kl(mu: number, rho: number, eps: number, out: number, a: number, s: number, t: number, n: number, floor: number,
+      centered: number, cw: number, kp: number, offset: number, root: number, bound: number, kq: number, save: number): [number, number, number];
+  sample_kl_grad(dw: number, eps: number, a: number, s: number, t: number, dmu: number, drho: number, n: number, centered: number, g: number): void;
 }
 
 /** The parts of tfjs's wasm backend used here (public methods of its `BackendWasm`). */
@@ -64,23 +61,30 @@ export interface PosteriorKernels {
   mixtureLogProbGrad(dy: tf.Tensor, w: tf.Tensor, cw: number, offset: number, root: number, bound: number): tf.Tensor;
   /**
    * With σ = softplus(ρ) + floor: the sample `μ + σ·ε` (or `σ·ε` when `centered`) and
-   * `Σ KL(N(μ, σ²) ‖ N(m, s²))` (summed in float64) with `c = 1/s`, `ls = log s`, in one pass.
+   * `Σ KL(N(μ, σ²) ‖ N(m, s²))` (summed in float64) with `c = 1/s`, `ls = log s`, in one pass;
+   * with `save`, also the three factors of its gradient (`sampleKLGrad`). `mu.size` ≥ 4.
    */
   sampleNormalKL(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, floor: number, centered: boolean,
-      m: number, c: number, ls: number): {sample: tf.Tensor, kl: number};
-  /** Its gradients `[dμ, dρ]` from the sample's `dw` and the sum's `g` in one pass (σ recomputed from ρ). */
-  sampleNormalKLGrad(dw: tf.Tensor, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, floor: number, centered: boolean,
-      g: number, m: number, c: number): [tf.Tensor, tf.Tensor];
+      m: number, c: number, ls: number, save: boolean): FusedSample;
   /**
    * The sample as `sampleNormalKL` and the scale mixture's one-draw Monte Carlo KL
    * `Σ [log q(w) − log p(w)]` at `w = μ + σ·ε` (log q through the noise, `kq = ½ log 2π`;
-   * log p as `mixtureLogProb` with `kp` its k), in one pass.
+   * log p as `mixtureLogProb` with `kp` its k), in one pass; `save` as `sampleNormalKL`.
    */
   sampleMixtureKL(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, floor: number, centered: boolean,
-      p: MixturePassParams, kq: number): {sample: tf.Tensor, kl: number};
-  /** Its gradients `[dμ, dρ]` in one pass (σ, sigmoid(ρ) and w recomputed). */
-  sampleMixtureKLGrad(dw: tf.Tensor, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, floor: number, centered: boolean,
-      g: number, p: MixturePassParams): [tf.Tensor, tf.Tensor];
+      p: MixturePassParams, kq: number, save: boolean): FusedSample;
+  /**
+   * The gradients `[dμ, dρ]` of either fused sample from the sample's `dw`, the sum's `g`
+   * and the factors `[a, s, t]` it saved: `dμ = dw + g·a` (centered: `g·a`), `dρ = (dw·ε)·s + g·t`.
+   */
+  sampleKLGrad(dw: tf.Tensor, eps: tf.Tensor, factors: tf.Tensor[], centered: boolean, g: number): [tf.Tensor, tf.Tensor];
+}
+
+/** A fused sample pass's results: the sample, the divergence's sum, and the gradient's factors when asked for. */
+export interface FusedSample {
+  sample: tf.Tensor;
+  kl: number;
+  factors: tf.Tensor[]|null;
 }
 
 /** The scale mixture's constants of `mixtureLogProb` (see `ScaleMixturePrior.fusedLogProbParams`). */
@@ -129,6 +133,15 @@ export function posteriorKernels(...tensors: tf.Tensor[]): PosteriorKernels|null
   if (kernels === null || !isFastWasmKernelsActive()) return null;
   if (tensors.length > 0 && !usable(backend, tensors[0], tensors)) return null;
   return kernels;
+}
+
+/** The smallest tensor the fused sample passes take (their last vector overlaps the one before). */
+export const FUSED_SAMPLE_MIN_SIZE = 4;
+
+function checkFusedSize(t: tf.Tensor): void {
+  if (t.size < FUSED_SAMPLE_MIN_SIZE) {
+    throw new Error(`the fused sample passes need at least ${FUSED_SAMPLE_MIN_SIZE} elements. Received: ${t.size}`);
+  }
 }
 
 function instantiate(backend: WasmBackendLike): PosteriorKernels|null {
@@ -185,32 +198,34 @@ function instantiate(backend: WasmBackendLike): PosteriorKernels|null {
       if (w.size > 0) x.mixture_log_prob_grad(at(dy), at(w), at(out), w.size, f(cw), f(offset), f(root), f(b));
       return wrap(out);
     },
-    sampleNormalKL(mu, rho, eps, floor, centered, m, c, ls) {
+    sampleNormalKL(mu, rho, eps, floor, centered, m, c, ls, save) {
+      checkFusedSize(mu);
       const out = make(mu.shape);
-      const kl = mu.size > 0 ? x.sample_normal_kl(at(mu), at(rho), at(eps), at(out), mu.size, f(floor), centered ? 1 : 0, f(m), f(c), f(ls)) : 0;
-      return {sample: wrap(out), kl};
+      const factors = save ? [make(mu.shape), make(mu.shape), make(mu.shape)] : null;
+      const [a, s, t] = factors === null ? [0, 0, 0] : factors.map(at);
+      const [quadratic, exponent, mantissa] = x.sample_normal_kl(at(mu), at(rho), at(eps), at(out), a, s, t, mu.size, f(floor),
+          centered ? 1 : 0, f(m), f(c), save ? 1 : 0);
+      const n = mu.size;
+      // Σ KL = Σ (r·(½r) + d·(½d)) − n/2 − Σ log σ + n·log s, with Σ log σ = e·ln 2 + log p.
+      const kl = quadratic - n / 2 - (exponent * Math.LN2 + Math.log(mantissa)) + n * ls;
+      return {sample: wrap(out), kl, factors: factors === null ? null : factors.map(wrap)};
     },
-    sampleNormalKLGrad(dw, mu, rho, eps, floor, centered, g, m, c) {
-      const dmu = make(mu.shape);
-      const drho = make(mu.shape);
-      if (mu.size > 0) {
-        x.sample_normal_kl_grad(at(dw), at(mu), at(rho), at(eps), at(dmu), at(drho), mu.size, f(floor), centered ? 1 : 0, f(g), f(m), f(c));
-      }
-      return [wrap(dmu), wrap(drho)];
-    },
-    sampleMixtureKL(mu, rho, eps, floor, centered, p, kq) {
+    sampleMixtureKL(mu, rho, eps, floor, centered, p, kq, save) {
+      checkFusedSize(mu);
       const out = make(mu.shape);
-      const kl = mu.size > 0 ? x.sample_mixture_kl(at(mu), at(rho), at(eps), at(out), mu.size, f(floor), centered ? 1 : 0,
-          f(p.cw), f(p.k), f(p.offset), f(p.root), f(p.bound), f(kq)) : 0;
-      return {sample: wrap(out), kl};
+      const factors = save ? [make(mu.shape), make(mu.shape), make(mu.shape)] : null;
+      const [a, s, t] = factors === null ? [0, 0, 0] : factors.map(at);
+      const [terms, exponent, mantissa] = x.sample_mixture_kl(at(mu), at(rho), at(eps), at(out), a, s, t, mu.size, f(floor),
+          centered ? 1 : 0, f(p.cw), f(p.k), f(p.offset), f(p.root), f(p.bound), f(kq), save ? 1 : 0);
+      // Σ [log q − log p] = Σ [−ε·(½ε) − kq − log p(w)] − Σ log σ.
+      const kl = terms - (exponent * Math.LN2 + Math.log(mantissa));
+      return {sample: wrap(out), kl, factors: factors === null ? null : factors.map(wrap)};
     },
-    sampleMixtureKLGrad(dw, mu, rho, eps, floor, centered, g, p) {
-      const dmu = make(mu.shape);
-      const drho = make(mu.shape);
-      if (mu.size > 0) {
-        x.sample_mixture_kl_grad(at(dw), at(mu), at(rho), at(eps), at(dmu), at(drho), mu.size, f(floor), centered ? 1 : 0, f(g),
-            f(p.cw), f(p.offset), f(p.root), f(p.bound));
-      }
+    sampleKLGrad(dw, eps, [a, s, t], centered, g) {
+      checkFusedSize(dw);
+      const dmu = make(dw.shape);
+      const drho = make(dw.shape);
+      x.sample_kl_grad(at(dw), at(eps), at(a), at(s), at(t), at(dmu), at(drho), dw.size, centered ? 1 : 0, f(g));
       return [wrap(dmu), wrap(drho)];
     },
   };

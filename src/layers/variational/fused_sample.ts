@@ -30,7 +30,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import {HALF_LOG_TWO_PI, normalKL, normalLogProbOfNoise, normalSampleFromNoise, SCALE_FLOOR, softplusScale} from '../../distributions/normal';
-import {PosteriorKernels, posteriorKernels} from '../../perf/posterior_kernels';
+import {FUSED_SAMPLE_MIN_SIZE, FusedSample, PosteriorKernels, posteriorKernels} from '../../perf/posterior_kernels';
 import type {ScaleMixturePrior} from '../../priors/scale_mixture';
 
 /** A normal prior with number parameters, `N(loc, scale²)`. */
@@ -59,10 +59,11 @@ export function fusedSampleCalls(): number {
 
 /** Whether `normalSampleAndKL(mu, rho, eps, prior, …)` would run the fused passes. */
 export function fusedSampleAvailable(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: NumberNormalPrior): boolean {
-  return inFusedRange(prior) && posteriorKernels(mu, rho, eps) !== null;
+  return mu.size >= FUSED_SAMPLE_MIN_SIZE && inFusedRange(prior) && posteriorKernels(mu, rho, eps) !== null;
 }
 
 interface EngineInternals {
+  isTapeOn(): boolean;
   runKernelFunc(params: {
     forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor[],
     backwardsFunc: (dys: tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>,
@@ -92,11 +93,10 @@ export function normalSampleAndKL(
   const {loc: m, scale: s} = prior;
   const c = 1 / s;
   const ls = Math.log(s);
-  return fusedOp(mu, rho, eps,
-      (k) => k.sampleNormalKL(mu, rho, eps, SCALE_FLOOR, centered, m, c, ls),
-      (k, dw, g, [sMu, sRho, sEps]) => k.sampleNormalKLGrad(dw, sMu, sRho, sEps, SCALE_FLOOR, centered, g, m, c),
+  return fusedOp(mu, rho, eps, centered,
+      (k, save) => k.sampleNormalKL(mu, rho, eps, SCALE_FLOOR, centered, m, c, ls, save),
       // The KL does not depend on ε: ∂/∂ε = dw·σ.
-      (dw, _g, [, sRho]) => tf.mul(dw, softplusScale(sRho)));
+      (dw, _g, sRho) => tf.mul(dw, softplusScale(sRho)));
 }
 
 /** The tfjs ops of the scale mixture's one-draw Monte Carlo KL (`divergenceOf`'s). */
@@ -111,7 +111,7 @@ function unfusedMixture(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: Sc
 
 /** Whether `mixtureSampleAndKL(mu, rho, eps, prior, …)` would run the fused passes. */
 export function fusedMixtureSampleAvailable(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: ScaleMixturePrior): boolean {
-  return prior.fusedLogProbParams() !== null && posteriorKernels(mu, rho, eps) !== null;
+  return mu.size >= FUSED_SAMPLE_MIN_SIZE && prior.fusedLogProbParams() !== null && posteriorKernels(mu, rho, eps) !== null;
 }
 
 /**
@@ -128,12 +128,11 @@ export function mixtureSampleAndKL(
     mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: ScaleMixturePrior, centered = false): SampleAndDivergence {
   checkShapes('mixtureSampleAndKL', mu, rho, eps);
   const params = prior.fusedLogProbParams();
-  if (params === null || posteriorKernels(mu, rho, eps) === null) return unfusedMixture(mu, rho, eps, prior, centered);
-  return fusedOp(mu, rho, eps,
-      (k) => k.sampleMixtureKL(mu, rho, eps, SCALE_FLOOR, centered, params, HALF_LOG_TWO_PI),
-      (k, dw, g, [sMu, sRho, sEps]) => k.sampleMixtureKLGrad(dw, sMu, sRho, sEps, SCALE_FLOOR, centered, g, params),
+  if (params === null || !fusedMixtureSampleAvailable(mu, rho, eps, prior)) return unfusedMixture(mu, rho, eps, prior, centered);
+  return fusedOp(mu, rho, eps, centered,
+      (k, save) => k.sampleMixtureKL(mu, rho, eps, SCALE_FLOOR, centered, params, HALF_LOG_TWO_PI, save),
       // ∂/∂ε = (dw + a)·σ − g·ε with a = −g·∂ log p/∂w = dμ − dw (centered: dμ).
-      (dw, g, [, sRho, sEps], [dMu]) => tf.tidy(() => tf.sub(tf.mul(centered ? tf.add(dw, dMu) : dMu, softplusScale(sRho)), tf.mul(sEps, g))));
+      (dw, g, sRho, sEps, [dMu]) => tf.tidy(() => tf.sub(tf.mul(centered ? tf.add(dw, dMu) : dMu, softplusScale(sRho)), tf.mul(sEps, g))));
 }
 
 function checkShapes(where: string, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor): void {
@@ -145,39 +144,43 @@ function checkShapes(where: string, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tenso
 
 /**
  * The op of one forward pass `forward` (the sample and the divergence's sum)
- * and one backward pass `backward` (dμ and dρ from the sample's gradient dw and
- * the sum's g), registered on the tape as one node with two outputs. The
- * backward pass runs the passes of the forward's backend even if the fast
- * kernels were switched off in between; `epsGrad` gives ε's gradient from
- * tfjs ops (rarely needed: the noise is no variable).
+ * and one backward pass (dμ and dρ from the sample's gradient dw, the sum's
+ * g and the three factors the forward saved), registered on the tape as one
+ * node with two outputs. The forward computes and keeps the factors only
+ * while a gradient tape records (training); a plain forward pass writes the
+ * sample alone. The backward pass runs on the forward's backend even if the
+ * fast kernels were switched off in between; `epsGrad` gives ε's gradient
+ * from tfjs ops (rarely needed: the noise is no variable).
  */
-function fusedOp(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor,
-    forward: (k: PosteriorKernels) => {sample: tf.Tensor, kl: number},
-    backward: (k: PosteriorKernels, dw: tf.Tensor, g: number, saved: tf.Tensor[]) => [tf.Tensor, tf.Tensor],
-    epsGrad: (dw: tf.Tensor, g: number, saved: tf.Tensor[], grads: [tf.Tensor, tf.Tensor]) => tf.Tensor): SampleAndDivergence {
+function fusedOp(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, centered: boolean,
+    forward: (k: PosteriorKernels, save: boolean) => FusedSample,
+    epsGrad: (dw: tf.Tensor, g: number, rho: tf.Tensor, eps: tf.Tensor, grads: [tf.Tensor, tf.Tensor]) => tf.Tensor): SampleAndDivergence {
   const engine = tf.engine() as unknown as EngineInternals;
   const kernels = posteriorKernels(mu, rho, eps);
   if (kernels === null) throw new Error('the fused posterior passes are not available for these tensors');
   const backend = tf.engine().backend;
+  const taping = engine.isTapeOn();
   const [sample, kl] = engine.runKernelFunc({
     forwardFunc: (_backend, save) => {
-      save([mu, rho, eps]);
       fusedCalls++;
-      const out = forward(kernels);
+      const out = forward(kernels, taping);
+      // The factors are kept (cloned) by `save` for the backward pass; this op's scope disposes the originals.
+      save([rho, eps, ...(out.factors ?? [])]);
       return [out.sample, tf.scalar(out.kl)];
     },
     backwardsFunc: (dys, saved) => {
       const [dw, dkl] = dys;
-      if (tf.engine().backend !== backend || dw.dtype !== 'float32' || !tf.util.arraysEqual(dw.shape, mu.shape)) {
-        throw new Error(`the fused posterior sample's gradient must be float32 of shape [${mu.shape}] on its backend. ` +
-            `Received: ${dw.dtype} [${dw.shape}] on ${tf.getBackend()}`);
+      if (tf.engine().backend !== backend || dw.dtype !== 'float32' || !tf.util.arraysEqual(dw.shape, mu.shape) || saved.length !== 5) {
+        throw new Error(`the fused posterior sample's gradient must be float32 of shape [${mu.shape}] on its backend, ` +
+            `from a forward pass recorded by the tape. Received: ${dw.dtype} [${dw.shape}] on ${tf.getBackend()}`);
       }
+      const [sRho, sEps, ...factors] = saved;
       const g = dkl.dataSync()[0];
-      const grads = backward(kernels, dw, g, saved);
+      const grads = kernels.sampleKLGrad(dw, sEps, factors, centered, g);
       return {
         mu: () => grads[0],
         rho: () => grads[1],
-        eps: () => epsGrad(dw, g, saved, grads),
+        eps: () => epsGrad(dw, g, sRho, sEps, grads),
       };
     },
     inputs: {mu, rho, eps},
