@@ -477,6 +477,7 @@
 
   ;; Constants of the fused sample passes below, each a v128 global: V8 reads one with a single load,
   ;; where a splat of a constant costs three instructions at every use in the loop.
+  (global $i:sign v128 (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
   (global $f:-87.0 v128 (v128.const f32x4 -87.0 -87.0 -87.0 -87.0))
   (global $f:log2e v128 (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))
   (global $f:round v128 (v128.const f32x4 12582912 12582912 12582912 12582912))
@@ -503,15 +504,16 @@
   (global $f:half v128 (v128.const f32x4 0.5 0.5 0.5 0.5))
   (global $f:tiny100 v128 (v128.const f32x4 0x1p-100 0x1p-100 0x1p-100 0x1p-100))
 
-  ;; The reparameterized sample and its Gaussian KL in one pass (number prior N(m, s²), c = 1/s), n ≥ 4:
+  ;; The reparameterized sample and its Gaussian KL (number prior N(m, s²), c = 1/s), n ≥ 4:
   ;;   σ = softplus(ρ) + floor,  out = μ + σ·ε (centered ≠ 0: out = σ·ε, flipout's perturbation),
   ;;   KL = Σ (r·(½r) + d·(½d)) − n/2 − Σ log σ + n·log s,  r = σc, d = (μ − m)c.
   ;; Returns (Σ (r·(½r) + d·(½d)) in float64, e, p) with Σ log σ = e·ln 2 + log p: the σ are multiplied
   ;; in float64 (their exponents moved out every four vectors), so no log is taken per element.
   ;; save ≠ 0 (the gradient will be taken) also writes the backward's factors (sample_kl_grad):
   ;;   a = ((μ − m)c)c,  s = sigmoid(ρ),  t = ((σc)c − 1/σ)·sigmoid(ρ).
+  ;; Two loops (fewer live values in each): σ into out and sigmoid(ρ) into s, then the rest over them.
   (func (export "sample_normal_kl") (param $mu i32) (param $rho i32) (param $eps i32) (param $out i32) (param $pa i32) (param $ps i32) (param $pt i32) (param $n i32) (param $floor f32) (param $centered i32) (param $m f32) (param $c f32) (param $save i32) (result f64 f64 f64)
-    (local $i i32) (local $j i32) (local $o i32) (local $last i32) (local $fresh v128) (local $acc v128) (local $q v128) (local $P0 v128) (local $P1 v128) (local $E v128) (local $sgm v128) (local $in_mu v128) (local $in_rho v128) (local $in_eps v128) (local $fl v128) (local $cmask v128) (local $sg v128) (local $w v128) (local $Pm v128) (local $Pc v128) (local $r v128) (local $d v128) (local $inv v128) (local $sig v128) (local $A v128) (local $spe_valid v128) (local $spe_y v128) (local $spe_kbits v128) (local $spe_k v128) (local $spe_r v128) (local $spe_p v128) (local $sp_t v128) (local $spl_s v128) (local $spl_w v128) (local $spl_q v128) (local $sp_l v128)
+    (local $i i32) (local $j i32) (local $o i32) (local $last i32) (local $fresh v128) (local $acc v128) (local $q v128) (local $P0 v128) (local $P1 v128) (local $E v128) (local $sgm v128) (local $in_mu v128) (local $in_rho v128) (local $in_eps v128) (local $fl v128) (local $cmask v128) (local $sg v128) (local $w v128) (local $Pm v128) (local $Pc v128) (local $r v128) (local $d v128) (local $inv v128) (local $sig v128) (local $T v128) (local $spe_na v128) (local $spe_valid v128) (local $spe_y v128) (local $spe_kbits v128) (local $spe_k v128) (local $spe_r v128) (local $spe_p v128) (local $sp_t v128) (local $spl_s v128) (local $spl_w v128) (local $spl_q v128) (local $sp_l v128)
     (local.set $fl (f32x4.splat (local.get $floor)))
     (local.set $cmask (i32x4.splat (i32.sub (i32.const 0) (i32.ne (local.get $centered) (i32.const 0)))))
     (local.set $acc (f64x2.splat (f64.const 0)))
@@ -525,8 +527,9 @@
         (local.set $j (select (local.get $i) (local.get $last) (i32.lt_u (local.get $i) (local.get $last))))
         (local.set $o (i32.shl (local.get $j) (i32.const 2)))
         (local.set $in_rho (v128.load (i32.add (local.get $rho) (local.get $o))))
-        (local.set $spe_valid (f32x4.ge (f32x4.neg (f32x4.abs (local.get $in_rho))) (global.get $f:-87.0)))
-        (local.set $spe_y (f32x4.pmax (f32x4.neg (f32x4.abs (local.get $in_rho))) (global.get $f:-87.0)))
+        (local.set $spe_na (v128.or (local.get $in_rho) (global.get $i:sign)))
+        (local.set $spe_valid (f32x4.ge (local.get $spe_na) (global.get $f:-87.0)))
+        (local.set $spe_y (f32x4.pmax (local.get $spe_na) (global.get $f:-87.0)))
         (local.set $spe_kbits (f32x4.add (f32x4.mul (local.get $spe_y) (global.get $f:log2e)) (global.get $f:round)))
         (local.set $spe_k (f32x4.sub (local.get $spe_kbits) (global.get $f:round)))
         (local.set $spe_r (f32x4.sub (f32x4.sub (local.get $spe_y) (f32x4.mul (local.get $spe_k) (global.get $f:ln2hi))) (f32x4.mul (local.get $spe_k) (global.get $f:ln2lo))))
@@ -551,21 +554,32 @@
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (global.get $f:one)))
         (local.set $sp_l (f32x4.mul (f32x4.add (local.get $spl_s) (local.get $spl_s)) (local.get $spl_q)))
         (local.set $sg (f32x4.add (f32x4.add (f32x4.pmax (local.get $in_rho) (global.get $f:zero)) (local.get $sp_l)) (local.get $fl)))
+        (v128.store (i32.add (local.get $out) (local.get $o)) (local.get $sg))
+        (if (local.get $save) (then
+          (local.set $inv (f32x4.div (global.get $f:one) (f32x4.add (local.get $sp_t) (global.get $f:one))))
+          (local.set $sig (v128.bitselect (f32x4.mul (local.get $sp_t) (local.get $inv)) (local.get $inv) (f32x4.lt (local.get $in_rho) (global.get $f:zero))))
+          (v128.store (i32.add (local.get $ps) (local.get $o)) (local.get $sig))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br_if $next (i32.lt_u (local.get $i) (local.get $n)))))
+    (local.set $i (i32.const 0))
+    (local.set $last (i32.sub (local.get $n) (i32.const 4)))
+    (block $done
+      (loop $next
+        (local.set $j (select (local.get $i) (local.get $last) (i32.lt_u (local.get $i) (local.get $last))))
+        (local.set $o (i32.shl (local.get $j) (i32.const 2)))
+        (local.set $sg (v128.load (i32.add (local.get $out) (local.get $o))))
         (local.set $in_mu (v128.load (i32.add (local.get $mu) (local.get $o))))
         (local.set $in_eps (v128.load (i32.add (local.get $eps) (local.get $o))))
         (local.set $w (f32x4.mul (local.get $sg) (local.get $in_eps)))
         (local.set $w (v128.bitselect (local.get $w) (f32x4.add (local.get $in_mu) (local.get $w)) (local.get $cmask)))
-        (v128.store (i32.add (local.get $out) (local.get $o)) (local.get $w))
         (local.set $r (f32x4.mul (local.get $sg) (local.get $Pc)))
         (local.set $d (f32x4.mul (f32x4.sub (local.get $in_mu) (local.get $Pm)) (local.get $Pc)))
+        (if (i32.eq (local.get $i) (local.get $j)) (then (local.set $fresh (v128.const i32x4 -1 -1 -1 -1))) (else (local.set $fresh (i32x4.ge_s (v128.const i32x4 0 1 2 3) (i32x4.splat (i32.sub (local.get $i) (local.get $j)))))))
         (if (local.get $save) (then
-          (local.set $inv (f32x4.div (global.get $f:one) (f32x4.add (local.get $sp_t) (global.get $f:one))))
-          (local.set $sig (v128.bitselect (f32x4.mul (local.get $sp_t) (local.get $inv)) (local.get $inv) (f32x4.lt (local.get $in_rho) (global.get $f:zero))))
           (v128.store (i32.add (local.get $pa) (local.get $o)) (f32x4.mul (local.get $d) (local.get $Pc)))
-          (v128.store (i32.add (local.get $ps) (local.get $o)) (local.get $sig))
-          (v128.store (i32.add (local.get $pt) (local.get $o)) (f32x4.mul (f32x4.sub (f32x4.mul (local.get $r) (local.get $Pc)) (f32x4.div (global.get $f:one) (local.get $sg))) (local.get $sig)))
-        ))
-        (local.set $fresh (i32x4.ge_s (v128.const i32x4 0 1 2 3) (i32x4.splat (i32.sub (local.get $i) (local.get $j)))))
+          (local.set $T (f32x4.mul (f32x4.sub (f32x4.mul (local.get $r) (local.get $Pc)) (f32x4.div (global.get $f:one) (local.get $sg))) (v128.load (i32.add (local.get $ps) (local.get $o)))))
+          (v128.store (i32.add (local.get $pt) (local.get $o)) (v128.bitselect (local.get $T) (v128.load (i32.add (local.get $pt) (local.get $o))) (local.get $fresh)))))
+        (v128.store (i32.add (local.get $out) (local.get $o)) (v128.bitselect (local.get $w) (local.get $sg) (local.get $fresh)))
         (local.set $q (v128.and (f32x4.add (f32x4.mul (local.get $r) (f32x4.mul (local.get $r) (global.get $f:half))) (f32x4.mul (local.get $d) (f32x4.mul (local.get $d) (global.get $f:half)))) (local.get $fresh)))
         (local.set $acc (f64x2.add (local.get $acc) (f64x2.promote_low_f32x4 (local.get $q))))
         (local.set $acc (f64x2.add (local.get $acc) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $q) (local.get $q)))))
@@ -589,14 +603,15 @@
     (f64.mul (f64x2.extract_lane 0 (local.get $P0)) (f64x2.extract_lane 1 (local.get $P0))))
 
   ;; The same sample and the scale mixture's one-draw Monte Carlo KL at it, n ≥ 4:
-  ;;   KL = Σ [log q(w) − log p(w)] = Σ [−ε·(½ε) − kq − (log p(w))] − Σ log σ,  w = μ + σ·ε,
+  ;;   KL = Σ [log q(w) − log p(w)] = Σ [−ε·(½ε) − kq − log p(w)] − Σ log σ,  w = μ + σ·ε,
   ;;   log p(w) = (kp − z·(½z)) + softplus(diff),  z = w·cw, u = clip(w, ±bound)·root, diff = offset − u²
   ;;   (mixture_log_prob's form). Returns (the first sum in float64, e, p) as sample_normal_kl.
   ;; save ≠ 0 also writes the backward's factors, with A = −∂ log p/∂w = z·cw + sigmoid(diff)·2u·root
   ;; (the second term where |w| ≤ bound and sigmoid(diff) ≥ 2⁻¹⁰⁰, as mixture_log_prob_grad):
   ;;   a = A,  s = sigmoid(ρ),  t = (A·ε − 1/σ)·sigmoid(ρ).
+  ;; The same two loops as sample_normal_kl.
   (func (export "sample_mixture_kl") (param $mu i32) (param $rho i32) (param $eps i32) (param $out i32) (param $pa i32) (param $ps i32) (param $pt i32) (param $n i32) (param $floor f32) (param $centered i32) (param $cw f32) (param $kp f32) (param $offset f32) (param $root f32) (param $bound f32) (param $kq f32) (param $save i32) (result f64 f64 f64)
-    (local $i i32) (local $j i32) (local $o i32) (local $last i32) (local $fresh v128) (local $acc v128) (local $q v128) (local $P0 v128) (local $P1 v128) (local $E v128) (local $sgm v128) (local $in_mu v128) (local $in_rho v128) (local $in_eps v128) (local $fl v128) (local $cmask v128) (local $sg v128) (local $w v128) (local $x v128) (local $Pcw v128) (local $Pkp v128) (local $Pkq v128) (local $Poffset v128) (local $Proot v128) (local $Pbound v128) (local $Pnb v128) (local $u v128) (local $diff v128) (local $z v128) (local $lq v128) (local $lp v128) (local $inv v128) (local $sig v128) (local $minv v128) (local $msig v128) (local $inside v128) (local $A v128) (local $spe_valid v128) (local $spe_y v128) (local $spe_kbits v128) (local $spe_k v128) (local $spe_r v128) (local $spe_p v128) (local $sp_t v128) (local $spl_s v128) (local $spl_w v128) (local $spl_q v128) (local $sp_l v128) (local $mpe_valid v128) (local $mpe_y v128) (local $mpe_kbits v128) (local $mpe_k v128) (local $mpe_r v128) (local $mpe_p v128) (local $mp_t v128) (local $mpl_s v128) (local $mpl_w v128) (local $mpl_q v128) (local $mp_l v128)
+    (local $i i32) (local $j i32) (local $o i32) (local $last i32) (local $fresh v128) (local $acc v128) (local $q v128) (local $P0 v128) (local $P1 v128) (local $E v128) (local $sgm v128) (local $in_mu v128) (local $in_rho v128) (local $in_eps v128) (local $fl v128) (local $cmask v128) (local $sg v128) (local $w v128) (local $x v128) (local $Pcw v128) (local $Pkp v128) (local $Pkq v128) (local $Poffset v128) (local $Proot v128) (local $Pbound v128) (local $Pnb v128) (local $u v128) (local $diff v128) (local $z v128) (local $lq v128) (local $lp v128) (local $inv v128) (local $sig v128) (local $minv v128) (local $msig v128) (local $inside v128) (local $A v128) (local $T v128) (local $spe_na v128) (local $spe_valid v128) (local $spe_y v128) (local $spe_kbits v128) (local $spe_k v128) (local $spe_r v128) (local $spe_p v128) (local $sp_t v128) (local $spl_s v128) (local $spl_w v128) (local $spl_q v128) (local $sp_l v128) (local $mpe_na v128) (local $mpe_valid v128) (local $mpe_y v128) (local $mpe_kbits v128) (local $mpe_k v128) (local $mpe_r v128) (local $mpe_p v128) (local $mp_t v128) (local $mpl_s v128) (local $mpl_w v128) (local $mpl_q v128) (local $mp_l v128)
     (local.set $fl (f32x4.splat (local.get $floor)))
     (local.set $cmask (i32x4.splat (i32.sub (i32.const 0) (i32.ne (local.get $centered) (i32.const 0)))))
     (local.set $acc (f64x2.splat (f64.const 0)))
@@ -615,8 +630,9 @@
         (local.set $j (select (local.get $i) (local.get $last) (i32.lt_u (local.get $i) (local.get $last))))
         (local.set $o (i32.shl (local.get $j) (i32.const 2)))
         (local.set $in_rho (v128.load (i32.add (local.get $rho) (local.get $o))))
-        (local.set $spe_valid (f32x4.ge (f32x4.neg (f32x4.abs (local.get $in_rho))) (global.get $f:-87.0)))
-        (local.set $spe_y (f32x4.pmax (f32x4.neg (f32x4.abs (local.get $in_rho))) (global.get $f:-87.0)))
+        (local.set $spe_na (v128.or (local.get $in_rho) (global.get $i:sign)))
+        (local.set $spe_valid (f32x4.ge (local.get $spe_na) (global.get $f:-87.0)))
+        (local.set $spe_y (f32x4.pmax (local.get $spe_na) (global.get $f:-87.0)))
         (local.set $spe_kbits (f32x4.add (f32x4.mul (local.get $spe_y) (global.get $f:log2e)) (global.get $f:round)))
         (local.set $spe_k (f32x4.sub (local.get $spe_kbits) (global.get $f:round)))
         (local.set $spe_r (f32x4.sub (f32x4.sub (local.get $spe_y) (f32x4.mul (local.get $spe_k) (global.get $f:ln2hi))) (f32x4.mul (local.get $spe_k) (global.get $f:ln2lo))))
@@ -641,16 +657,30 @@
         (local.set $spl_q (f32x4.add (f32x4.mul (local.get $spl_q) (local.get $spl_w)) (global.get $f:one)))
         (local.set $sp_l (f32x4.mul (f32x4.add (local.get $spl_s) (local.get $spl_s)) (local.get $spl_q)))
         (local.set $sg (f32x4.add (f32x4.add (f32x4.pmax (local.get $in_rho) (global.get $f:zero)) (local.get $sp_l)) (local.get $fl)))
+        (v128.store (i32.add (local.get $out) (local.get $o)) (local.get $sg))
+        (if (local.get $save) (then
+          (local.set $inv (f32x4.div (global.get $f:one) (f32x4.add (local.get $sp_t) (global.get $f:one))))
+          (local.set $sig (v128.bitselect (f32x4.mul (local.get $sp_t) (local.get $inv)) (local.get $inv) (f32x4.lt (local.get $in_rho) (global.get $f:zero))))
+          (v128.store (i32.add (local.get $ps) (local.get $o)) (local.get $sig))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br_if $next (i32.lt_u (local.get $i) (local.get $n)))))
+    (local.set $i (i32.const 0))
+    (local.set $last (i32.sub (local.get $n) (i32.const 4)))
+    (block $done
+      (loop $next
+        (local.set $j (select (local.get $i) (local.get $last) (i32.lt_u (local.get $i) (local.get $last))))
+        (local.set $o (i32.shl (local.get $j) (i32.const 2)))
+        (local.set $sg (v128.load (i32.add (local.get $out) (local.get $o))))
         (local.set $in_mu (v128.load (i32.add (local.get $mu) (local.get $o))))
         (local.set $in_eps (v128.load (i32.add (local.get $eps) (local.get $o))))
         (local.set $x (f32x4.mul (local.get $sg) (local.get $in_eps)))
         (local.set $w (f32x4.add (local.get $in_mu) (local.get $x)))
-        (v128.store (i32.add (local.get $out) (local.get $o)) (v128.bitselect (local.get $x) (local.get $w) (local.get $cmask)))
         (local.set $u (f32x4.mul (f32x4.pmin (f32x4.pmax (local.get $w) (local.get $Pnb)) (local.get $Pbound)) (local.get $Proot)))
         (local.set $diff (f32x4.sub (local.get $Poffset) (f32x4.mul (local.get $u) (local.get $u))))
         (local.set $z (f32x4.mul (local.get $w) (local.get $Pcw)))
-        (local.set $mpe_valid (f32x4.ge (f32x4.neg (f32x4.abs (local.get $diff))) (global.get $f:-87.0)))
-        (local.set $mpe_y (f32x4.pmax (f32x4.neg (f32x4.abs (local.get $diff))) (global.get $f:-87.0)))
+        (local.set $mpe_na (v128.or (local.get $diff) (global.get $i:sign)))
+        (local.set $mpe_valid (f32x4.ge (local.get $mpe_na) (global.get $f:-87.0)))
+        (local.set $mpe_y (f32x4.pmax (local.get $mpe_na) (global.get $f:-87.0)))
         (local.set $mpe_kbits (f32x4.add (f32x4.mul (local.get $mpe_y) (global.get $f:log2e)) (global.get $f:round)))
         (local.set $mpe_k (f32x4.sub (local.get $mpe_kbits) (global.get $f:round)))
         (local.set $mpe_r (f32x4.sub (f32x4.sub (local.get $mpe_y) (f32x4.mul (local.get $mpe_k) (global.get $f:ln2hi))) (f32x4.mul (local.get $mpe_k) (global.get $f:ln2lo))))
@@ -662,17 +692,17 @@
         (local.set $mpe_p (f32x4.add (f32x4.mul (local.get $mpe_p) (local.get $mpe_r)) (global.get $f:exp0)))
         (local.set $mpe_p (f32x4.add (f32x4.add (f32x4.mul (local.get $mpe_p) (f32x4.mul (local.get $mpe_r) (local.get $mpe_r))) (local.get $mpe_r)) (global.get $f:one)))
         (local.set $mp_t (v128.and (f32x4.mul (local.get $mpe_p) (i32x4.shl (i32x4.sub (local.get $mpe_kbits) (global.get $i:expbias)) (i32.const 23))) (local.get $mpe_valid)))
+        (if (i32.eq (local.get $i) (local.get $j)) (then (local.set $fresh (v128.const i32x4 -1 -1 -1 -1))) (else (local.set $fresh (i32x4.ge_s (v128.const i32x4 0 1 2 3) (i32x4.splat (i32.sub (local.get $i) (local.get $j)))))))
         (if (local.get $save) (then
-          (local.set $inv (f32x4.div (global.get $f:one) (f32x4.add (local.get $sp_t) (global.get $f:one))))
-          (local.set $sig (v128.bitselect (f32x4.mul (local.get $sp_t) (local.get $inv)) (local.get $inv) (f32x4.lt (local.get $in_rho) (global.get $f:zero))))
           (local.set $minv (f32x4.div (global.get $f:one) (f32x4.add (local.get $mp_t) (global.get $f:one))))
           (local.set $msig (v128.bitselect (f32x4.mul (local.get $mp_t) (local.get $minv)) (local.get $minv) (f32x4.lt (local.get $diff) (global.get $f:zero))))
           (local.set $inside (v128.and (f32x4.le (f32x4.abs (local.get $w)) (local.get $Pbound)) (f32x4.ge (local.get $msig) (global.get $f:tiny100))))
           (local.set $A (f32x4.add (f32x4.mul (local.get $z) (local.get $Pcw)) (v128.and (local.get $inside) (f32x4.mul (local.get $msig) (f32x4.mul (f32x4.add (local.get $u) (local.get $u)) (local.get $Proot))))))
-          (v128.store (i32.add (local.get $pa) (local.get $o)) (local.get $A))
-          (v128.store (i32.add (local.get $ps) (local.get $o)) (local.get $sig))
-          (v128.store (i32.add (local.get $pt) (local.get $o)) (f32x4.mul (f32x4.sub (f32x4.mul (local.get $A) (local.get $in_eps)) (f32x4.div (global.get $f:one) (local.get $sg))) (local.get $sig)))
+          (v128.store (i32.add (local.get $pa) (local.get $o)) (v128.bitselect (local.get $A) (v128.load (i32.add (local.get $pa) (local.get $o))) (local.get $fresh)))
+          (local.set $T (f32x4.mul (f32x4.sub (f32x4.mul (local.get $A) (local.get $in_eps)) (f32x4.div (global.get $f:one) (local.get $sg))) (v128.load (i32.add (local.get $ps) (local.get $o)))))
+          (v128.store (i32.add (local.get $pt) (local.get $o)) (v128.bitselect (local.get $T) (v128.load (i32.add (local.get $pt) (local.get $o))) (local.get $fresh)))
         ))
+        (v128.store (i32.add (local.get $out) (local.get $o)) (v128.bitselect (v128.bitselect (local.get $x) (local.get $w) (local.get $cmask)) (local.get $sg) (local.get $fresh)))
         (local.set $mpl_s (f32x4.div (local.get $mp_t) (f32x4.add (local.get $mp_t) (global.get $f:two))))
         (local.set $mpl_w (v128.and (local.get $mpl_s) (f32x4.ge (local.get $mpl_s) (global.get $f:tiny50))))
         (local.set $mpl_w (f32x4.mul (local.get $mpl_w) (local.get $mpl_w)))
@@ -687,7 +717,6 @@
         (local.set $mp_l (f32x4.mul (f32x4.add (local.get $mpl_s) (local.get $mpl_s)) (local.get $mpl_q)))
         (local.set $lp (f32x4.add (f32x4.sub (local.get $Pkp) (f32x4.mul (local.get $z) (f32x4.mul (local.get $z) (global.get $f:half)))) (f32x4.add (f32x4.pmax (local.get $diff) (global.get $f:zero)) (local.get $mp_l))))
         (local.set $lq (f32x4.sub (f32x4.neg (f32x4.mul (local.get $in_eps) (f32x4.mul (local.get $in_eps) (global.get $f:half)))) (local.get $Pkq)))
-        (local.set $fresh (i32x4.ge_s (v128.const i32x4 0 1 2 3) (i32x4.splat (i32.sub (local.get $i) (local.get $j)))))
         (local.set $q (v128.and (f32x4.sub (local.get $lq) (local.get $lp)) (local.get $fresh)))
         (local.set $acc (f64x2.add (local.get $acc) (f64x2.promote_low_f32x4 (local.get $q))))
         (local.set $acc (f64x2.add (local.get $acc) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $q) (local.get $q)))))
