@@ -470,6 +470,63 @@ describe('normalSampleAndKL: the posterior sample and its Gaussian divergence in
     }
   });
 
+  it('tensors of 1 to 3 elements take the tfjs ops; 4 to 9 the fused passes (the last vector overlapping), with the same results', async () => {
+    for (let n = 1; n <= 9; n++) {
+      const mu = randomInputs(n, 60 + n, -1, 1);
+      const rho = randomInputs(n, 70 + n, -6, 3);
+      const eps = randomInputs(n, 80 + n, -3, 3);
+      const dw = randomInputs(n, 90 + n, -1, 1);
+      await useBackend('wasm');
+      disableFastWasmKernels();
+      const off = sampleCase(mu, rho, eps, dw, 0.4, 0.2, 0.7, false);
+      expect(enableFastWasmKernels()).toBe(true);
+      const before = fusedSampleCalls();
+      const on = sampleCase(mu, rho, eps, dw, 0.4, 0.2, 0.7, false);
+      expect(fusedSampleCalls() - before).toBe(n >= 4 ? 2 : 0);  // the value, then again under the gradient
+      expectNear(`n ${n}: sample`, on.sample, off.sample, 1e-6, 1e-7);
+      expectNear(`n ${n}: kl`, [on.kl], [off.kl], 1e-6, 1e-6);
+      expectNear(`n ${n}: dμ`, on.dmu, off.dmu, 1e-5, 1e-7);
+      expectNear(`n ${n}: dρ`, on.drho, off.drho, 1e-5, 1e-7);
+    }
+  });
+
+  it('the divergence of 200,003 weights, σ from the 1e-5 floor to 1e15: Σ log σ as a float64 product, within 1e-9 of the float64 sum', async () => {
+    await useBackend('wasm');
+    expect(enableFastWasmKernels()).toBe(true);
+    const n = 200003;
+    // ρ spread over [−40, 1e15] in log scale, so σ = softplus(ρ) + 1e-5 covers 20 orders of magnitude;
+    // the prior's scale 1e5 keeps each KL term (r² and d² below 1e20) far from float32's limits.
+    const u = randomInputs(n, 7, 0, 1);
+    const rho = u.map((v) => f32(v < 0.3 ? -40 + 40 * v / 0.3 : Math.pow(10, 15 * (v - 0.3) / 0.7)));
+    const mu = randomInputs(n, 8, -10, 10);
+    const eps = randomInputs(n, 9, -3, 3);
+    const s = 1e5;
+    const kl = tf.tidy(() => normalSampleAndKL(tf.tensor1d(mu), tf.tensor1d(rho), tf.tensor1d(eps), {loc: 0, scale: s}).kl.dataSync()[0]);
+    let want = 0;
+    let magnitude = 0;
+    for (let i = 0; i < n; i++) {
+      const sigma = f32(softplus64(rho[i]) + SCALE_FLOOR);  // the op's σ is float32
+      const r = sigma / s;
+      const d = mu[i] / s;
+      const t = [0.5 * r * r, -0.5, 0.5 * d * d, -(Math.log(sigma) - Math.log(s))];
+      want += t[0] + t[1] + t[2] + t[3];
+      magnitude += Math.abs(t[0]) + Math.abs(t[2]);
+    }
+    // The quadratic terms are float32 (8 ulps each); the logarithms enter through the product, good to 1e-9 relative.
+    expect(Math.abs(kl - want)).toBeLessThanOrEqual(8 * ULP * magnitude + 1e-9 * Math.abs(want) + 1e-6);
+  });
+
+  it('keeps the gradient\'s factors only while a tape records', async () => {
+    await useBackend('wasm');
+    expect(enableFastWasmKernels()).toBe(true);
+    const [mu, rho, eps] = [randomInputs(64, 1, -1, 1), randomInputs(64, 2, -5, 1), randomInputs(64, 3, -2, 2)].map((v) => tf.tensor1d(v));
+    const before = tf.memory().numBytes;
+    const out = normalSampleAndKL(mu, rho, eps, {loc: 0, scale: 1});
+    // Outside a tape: the sample (64 float32) and the scalar only.
+    expect(tf.memory().numBytes - before).toBe(64 * 4 + 4);
+    tf.dispose([out.sample, out.kl, mu, rho, eps]);
+  });
+
   it('leaks no tensors, forward or backward, and errors on mismatched shapes as the unfused path', async () => {
     await useBackend('wasm');
     expect(enableFastWasmKernels()).toBe(true);
