@@ -6,26 +6,33 @@
  *        = Σ_i (r_i·(½r_i) − ½ + d_i·(½d_i)) − (log σ_i − log s),   r = σ/s, d = (μ − m)/s,
  *
  * for a prior `N(m, s²)` with number parameters. On tfjs's wasm backend with
- * the fast kernels on, the forward is one SIMD pass over (μ, ρ, ε) writing
- * the sample and returning the KL's sum (accumulated in float64), and the
- * backward one pass over (dw, μ, ρ, ε) writing
+ * the fast kernels on (and at least 4 elements), the forward is one SIMD op
+ * over (μ, ρ, ε) writing the sample and the KL's sum (float64, with Σ log σ
+ * taken as the logarithm of a float64 product, so no log per weight) and,
+ * while a gradient tape records, the three factors of its gradient,
  *
- *     dμ = dw + g·(μ − m)/s²   (centered: g·(μ − m)/s²),
- *     dρ = (dw·ε + g·(σ/s² − 1/σ))·sigmoid(ρ),   g = ∂loss/∂KL,
+ *     a = (μ − m)/s²,   s_ρ = sigmoid(ρ),   t = (σ/s² − 1/σ)·sigmoid(ρ),
  *
- * with σ and sigmoid(ρ) recomputed from ρ (`sample_normal_kl` in
+ * so that the backward is one multiply-add pass over (dw, ε, a, s_ρ, t):
+ *
+ *     dμ = dw + g·a   (centered: g·a),
+ *     dρ = (dw·ε)·s_ρ + g·t,   g = ∂loss/∂KL
+ *
+ * (`sample_normal_kl` and `sample_kl_grad` in
  * `src/perf/posterior_kernels.wat`), where the tfjs path takes about nine
  * passes (σ, the sample, the KL, its sum, and their gradients and the
  * additions joining them). Elsewhere — other backends, the fast kernels off,
  * prior parameters outside the fused range, tensors of other dtypes or
- * shapes — the same arithmetic runs as tfjs ops (`softplusScale`,
+ * shapes, fewer than 4 elements — the same arithmetic runs as tfjs ops (`softplusScale`,
  * `normalSampleFromNoise`, `normalKL`, `tf.sum`), which is also what the
  * Bayesian layers ran before. The noise ε is the caller's (the layer's seeded
  * stream), so both paths use the same draws.
  *
  * `mixtureSampleAndKL` is the same op for the scale-mixture prior with one
  * Monte Carlo draw: the divergence is `Σ [log q(w) − log p(w)]` at the sample
- * itself (what `divergenceOf` computes from the same ε, in two more passes).
+ * itself (what `divergenceOf` computes from the same ε, in two more passes),
+ * and its gradient's factors are a = −∂ log p/∂w at the sample,
+ * s_ρ = sigmoid(ρ) and t = (a·ε − 1/σ)·sigmoid(ρ), for the same backward pass.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
