@@ -31,7 +31,8 @@ interface Exports {
       centered: number, m: number, c: number, save: number): [number, number, number];
   sample_mixture_kl(mu: number, rho: number, eps: number, out: number, a: number, s: number, t: number, n: number, floor: number,
       centered: number, cw: number, kp: number, offset: number, root: number, bound: number, kq: number, save: number): [number, number, number];
-  sample_kl_grad(dw: number, eps: number, a: number, s: number, t: number, dmu: number, drho: number, n: number, centered: number, g: number): void;
+  sample_kl_grad(dw: number, a: number, e: number, t: number, base: number, dmu: number, drho: number, n: number,
+      withBase: number, g: number): void;
 }
 
 /** The parts of tfjs's wasm backend used here (public methods of its `BackendWasm`). */
@@ -62,22 +63,26 @@ export interface PosteriorKernels {
   /**
    * With σ = softplus(ρ) + floor: the sample `μ + σ·ε` (or `σ·ε` when `centered`) and
    * `Σ KL(N(μ, σ²) ‖ N(m, s²))` (summed in float64) with `c = 1/s`, `ls = log s`, in one pass;
-   * with `save`, also the three factors of its gradient (`sampleKLGrad`). `mu.size` ≥ 4.
+   * with `save`, also the three factors of its gradient (`sampleKLGrad`): `a = (μ − m)/s²`,
+   * `e = ε·sigmoid(ρ)` and `t = (σ/s² − 1/σ)·sigmoid(ρ)`. `mu.size` ≥ 4.
    */
   sampleNormalKL(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, floor: number, centered: boolean,
       m: number, c: number, ls: number, save: boolean): FusedSample;
   /**
    * The sample as `sampleNormalKL` and the scale mixture's one-draw Monte Carlo KL
    * `Σ [log q(w) − log p(w)]` at `w = μ + σ·ε` (log q through the noise, `kq = ½ log 2π`;
-   * log p as `mixtureLogProb` with `kp` its k), in one pass; `save` as `sampleNormalKL`.
+   * log p as `mixtureLogProb` with `kp` its k), in one pass; `save` as `sampleNormalKL`, with
+   * `a = −∂ log p/∂w` at the sample and `t = (a·ε − 1/σ)·sigmoid(ρ)`.
    */
   sampleMixtureKL(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, floor: number, centered: boolean,
       p: MixturePassParams, kq: number, save: boolean): FusedSample;
   /**
    * The gradients `[dμ, dρ]` of either fused sample from the sample's `dw`, the sum's `g`
-   * and the factors `[a, s, t]` it saved: `dμ = dw + g·a` (centered: `g·a`), `dρ = (dw·ε)·s + g·t`.
+   * and the factors `[a, e, t]` it saved: `dμ = b + g·a`, `dρ = dw·e + g·t`, where `b`,
+   * the gradient already flowing to μ, is `dw` for the sample μ + σ·ε and, for the centered
+   * σ·ε, `base` (the gradient of a pass-through of μ) or none.
    */
-  sampleKLGrad(dw: tf.Tensor, eps: tf.Tensor, factors: tf.Tensor[], centered: boolean, g: number): [tf.Tensor, tf.Tensor];
+  sampleKLGrad(dw: tf.Tensor, factors: tf.Tensor[], centered: boolean, g: number, base?: tf.Tensor): [tf.Tensor, tf.Tensor];
 }
 
 /** A fused sample pass's results: the sample, the divergence's sum, and the gradient's factors when asked for. */
@@ -221,11 +226,12 @@ function instantiate(backend: WasmBackendLike): PosteriorKernels|null {
       const kl = terms - (exponent * Math.LN2 + Math.log(mantissa));
       return {sample: wrap(out), kl, factors: factors === null ? null : factors.map(wrap)};
     },
-    sampleKLGrad(dw, eps, [a, s, t], centered, g) {
+    sampleKLGrad(dw, [a, e, t], centered, g, base) {
       checkFusedSize(dw);
       const dmu = make(dw.shape);
       const drho = make(dw.shape);
-      x.sample_kl_grad(at(dw), at(eps), at(a), at(s), at(t), at(dmu), at(drho), dw.size, centered ? 1 : 0, f(g));
+      const b = centered ? base : dw;
+      x.sample_kl_grad(at(dw), at(a), at(e), at(t), at(b ?? dw), at(dmu), at(drho), dw.size, b === undefined ? 0 : 1, f(g));
       return [wrap(dmu), wrap(drho)];
     },
   };

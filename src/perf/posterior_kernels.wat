@@ -19,7 +19,7 @@
 ;;                         in parts (float64; Σ log σ as a product), and with save ≠ 0 the factors of its gradient
 ;;   sample_mixture_kl     the same sample, Σ [noise_log_prob − mixture_log_prob(μ + σ·ε)] returned likewise
 ;;   sample_kl_grad        dμ and dρ of either from the sample's and the sum's gradients and the saved factors:
-;;                           dμ = dw + g·a, dρ = (dw·ε)·s + g·t (one multiply-add pass)
+;;                           dμ = dw + g·a, dρ = dw·e + g·t (one multiply-add pass)
 ;;   (src/layers/variational/fused_sample.ts calls these three.) Their constants are v128 globals (one
 ;;   load each in V8's code, where a splat of a constant costs three instructions at every use); their
 ;;   loops make no calls (V8 does not inline them, and every live vector is spilled around a call): the
@@ -514,7 +514,7 @@
   ;; Returns (Σ (r·(½r) + d·(½d)) in float64, e, p) with Σ log σ = e·ln 2 + log p: the σ are multiplied
   ;; in float64 (their exponents moved out every four vectors), so no log is taken per element.
   ;; save ≠ 0 (the gradient will be taken) also writes the backward's factors (sample_kl_grad):
-  ;;   a = ((μ − m)c)c,  s = sigmoid(ρ),  t = ((σc)c − 1/σ)·sigmoid(ρ).
+  ;;   a = ((μ − m)c)c,  e = ε·sigmoid(ρ) (into s),  t = ((σc)c − 1/σ)·sigmoid(ρ).
   ;; Two loops (fewer live values in each): σ into out and sigmoid(ρ) into s, then the rest over them.
   (func (export "sample_normal_kl") (param $mu i32) (param $rho i32) (param $eps i32) (param $out i32) (param $pa i32) (param $ps i32) (param $pt i32) (param $n i32) (param $floor f32) (param $centered i32) (param $m f32) (param $c f32) (param $save i32) (result f64 f64 f64)
     (local $i i32) (local $j i32) (local $o i32) (local $last i32) (local $fresh v128) (local $acc v128) (local $q v128) (local $P0 v128) (local $P1 v128) (local $E v128) (local $sgm v128) (local $in_mu v128) (local $in_rho v128) (local $in_eps v128) (local $fl v128) (local $cmask v128) (local $sg v128) (local $w v128) (local $Pm v128) (local $Pc v128) (local $r v128) (local $d v128) (local $inv v128) (local $sig v128) (local $T v128) (local $spe_na v128) (local $spe_valid v128) (local $spe_y v128) (local $spe_kbits v128) (local $spe_k v128) (local $spe_r v128) (local $spe_p v128) (local $sp_t v128) (local $spl_s v128) (local $spl_w v128) (local $spl_q v128) (local $sp_l v128)
@@ -581,8 +581,10 @@
         (if (i32.eq (local.get $i) (local.get $j)) (then (local.set $fresh (v128.const i32x4 -1 -1 -1 -1))) (else (local.set $fresh (i32x4.ge_s (v128.const i32x4 0 1 2 3) (i32x4.splat (i32.sub (local.get $i) (local.get $j)))))))
         (if (local.get $save) (then
           (v128.store (i32.add (local.get $pa) (local.get $o)) (f32x4.mul (local.get $d) (local.get $Pc)))
-          (local.set $T (f32x4.mul (f32x4.sub (f32x4.mul (local.get $r) (local.get $Pc)) (f32x4.div (global.get $f:one) (local.get $sg))) (v128.load (i32.add (local.get $ps) (local.get $o)))))
-          (v128.store (i32.add (local.get $pt) (local.get $o)) (v128.bitselect (local.get $T) (v128.load (i32.add (local.get $pt) (local.get $o))) (local.get $fresh)))))
+          (local.set $sig (v128.load (i32.add (local.get $ps) (local.get $o))))
+          (local.set $T (f32x4.mul (f32x4.sub (f32x4.mul (local.get $r) (local.get $Pc)) (f32x4.div (global.get $f:one) (local.get $sg))) (local.get $sig)))
+          (v128.store (i32.add (local.get $pt) (local.get $o)) (v128.bitselect (local.get $T) (v128.load (i32.add (local.get $pt) (local.get $o))) (local.get $fresh)))
+          (v128.store (i32.add (local.get $ps) (local.get $o)) (v128.bitselect (f32x4.mul (local.get $in_eps) (local.get $sig)) (local.get $sig) (local.get $fresh)))))
         (v128.store (i32.add (local.get $out) (local.get $o)) (v128.bitselect (local.get $w) (local.get $sg) (local.get $fresh)))
         (local.set $q (v128.and (f32x4.add (f32x4.mul (local.get $r) (f32x4.mul (local.get $r) (global.get $f:half))) (f32x4.mul (local.get $d) (f32x4.mul (local.get $d) (global.get $f:half)))) (local.get $fresh)))
         (local.set $acc (f64x2.add (local.get $acc) (f64x2.promote_low_f32x4 (local.get $q))))
@@ -612,7 +614,7 @@
   ;;   (mixture_log_prob's form). Returns (the first sum in float64, e, p) as sample_normal_kl.
   ;; save ≠ 0 also writes the backward's factors, with A = −∂ log p/∂w = z·cw + sigmoid(diff)·2u·root
   ;; (the second term where |w| ≤ bound and sigmoid(diff) ≥ 2⁻¹⁰⁰, as mixture_log_prob_grad):
-  ;;   a = A,  s = sigmoid(ρ),  t = (A·ε − 1/σ)·sigmoid(ρ).
+  ;;   a = A,  e = ε·sigmoid(ρ) (into s),  t = (A·ε − 1/σ)·sigmoid(ρ).
   ;; The same two loops as sample_normal_kl.
   (func (export "sample_mixture_kl") (param $mu i32) (param $rho i32) (param $eps i32) (param $out i32) (param $pa i32) (param $ps i32) (param $pt i32) (param $n i32) (param $floor f32) (param $centered i32) (param $cw f32) (param $kp f32) (param $offset f32) (param $root f32) (param $bound f32) (param $kq f32) (param $save i32) (result f64 f64 f64)
     (local $i i32) (local $j i32) (local $o i32) (local $last i32) (local $fresh v128) (local $acc v128) (local $q v128) (local $P0 v128) (local $P1 v128) (local $E v128) (local $sgm v128) (local $in_mu v128) (local $in_rho v128) (local $in_eps v128) (local $fl v128) (local $cmask v128) (local $sg v128) (local $w v128) (local $x v128) (local $Pcw v128) (local $Pkp v128) (local $Pkq v128) (local $Poffset v128) (local $Proot v128) (local $Pbound v128) (local $Pnb v128) (local $u v128) (local $diff v128) (local $z v128) (local $lq v128) (local $lp v128) (local $inv v128) (local $sig v128) (local $minv v128) (local $msig v128) (local $inside v128) (local $A v128) (local $T v128) (local $spe_na v128) (local $spe_valid v128) (local $spe_y v128) (local $spe_kbits v128) (local $spe_k v128) (local $spe_r v128) (local $spe_p v128) (local $sp_t v128) (local $spl_s v128) (local $spl_w v128) (local $spl_q v128) (local $sp_l v128) (local $mpe_na v128) (local $mpe_valid v128) (local $mpe_y v128) (local $mpe_kbits v128) (local $mpe_k v128) (local $mpe_r v128) (local $mpe_p v128) (local $mp_t v128) (local $mpl_s v128) (local $mpl_w v128) (local $mpl_q v128) (local $mp_l v128)
@@ -703,8 +705,10 @@
           (local.set $inside (v128.and (f32x4.le (f32x4.abs (local.get $w)) (local.get $Pbound)) (f32x4.ge (local.get $msig) (global.get $f:tiny100))))
           (local.set $A (f32x4.add (f32x4.mul (local.get $z) (local.get $Pcw)) (v128.and (local.get $inside) (f32x4.mul (local.get $msig) (f32x4.mul (f32x4.add (local.get $u) (local.get $u)) (local.get $Proot))))))
           (v128.store (i32.add (local.get $pa) (local.get $o)) (v128.bitselect (local.get $A) (v128.load (i32.add (local.get $pa) (local.get $o))) (local.get $fresh)))
-          (local.set $T (f32x4.mul (f32x4.sub (f32x4.mul (local.get $A) (local.get $in_eps)) (f32x4.div (global.get $f:one) (local.get $sg))) (v128.load (i32.add (local.get $ps) (local.get $o)))))
+          (local.set $sig (v128.load (i32.add (local.get $ps) (local.get $o))))
+          (local.set $T (f32x4.mul (f32x4.sub (f32x4.mul (local.get $A) (local.get $in_eps)) (f32x4.div (global.get $f:one) (local.get $sg))) (local.get $sig)))
           (v128.store (i32.add (local.get $pt) (local.get $o)) (v128.bitselect (local.get $T) (v128.load (i32.add (local.get $pt) (local.get $o))) (local.get $fresh)))
+          (v128.store (i32.add (local.get $ps) (local.get $o)) (v128.bitselect (f32x4.mul (local.get $in_eps) (local.get $sig)) (local.get $sig) (local.get $fresh)))
         ))
         (v128.store (i32.add (local.get $out) (local.get $o)) (v128.bitselect (v128.bitselect (local.get $x) (local.get $w) (local.get $cmask)) (local.get $sg) (local.get $fresh)))
         (local.set $mpl_s (f32x4.div (local.get $mp_t) (f32x4.add (local.get $mp_t) (global.get $f:two))))
@@ -743,11 +747,13 @@
     (f64.convert_i64_s (i64.add (i64x2.extract_lane 0 (local.get $E)) (i64x2.extract_lane 1 (local.get $E))))
     (f64.mul (f64x2.extract_lane 0 (local.get $P0)) (f64x2.extract_lane 1 (local.get $P0))))
 
-  ;; The gradient of either pass from the factors it saved, n ≥ 4: dw the sample's gradient, g the sum's:
-  ;;   dμ = dw + g·a (centered: g·a),  dρ = (dw·ε)·s + g·t.
-  (func (export "sample_kl_grad") (param $dw i32) (param $eps i32) (param $pa i32) (param $ps i32) (param $pt i32) (param $dmu i32) (param $drho i32) (param $n i32) (param $centered i32) (param $g f32)
-    (local $i i32) (local $j i32) (local $o i32) (local $last i32) (local $cmask v128) (local $Pg v128) (local $in_dw v128) (local $ga v128)
-    (local.set $cmask (i32x4.splat (i32.sub (i32.const 0) (i32.ne (local.get $centered) (i32.const 0)))))
+  ;; The gradient of either pass from the factors it saved, n ≥ 4: dw the sample's gradient, g the sum's,
+  ;; and b the gradient already flowing to μ (with_base ≠ 0: dw for the sample μ + σ·ε; for the perturbation
+  ;; σ·ε, the gradient of the op's pass-through of μ, or none):
+  ;;   dμ = b + g·a (none: g·a),  dρ = dw·e + g·t.
+  (func (export "sample_kl_grad") (param $dw i32) (param $pa i32) (param $ps i32) (param $pt i32) (param $base i32) (param $dmu i32) (param $drho i32) (param $n i32) (param $with_base i32) (param $g f32)
+    (local $i i32) (local $j i32) (local $o i32) (local $last i32) (local $bmask v128) (local $Pg v128) (local $in_dw v128) (local $ga v128)
+    (local.set $bmask (i32x4.splat (i32.sub (i32.const 0) (i32.ne (local.get $with_base) (i32.const 0)))))
     (local.set $Pg (f32x4.splat (local.get $g)))
     (local.set $last (i32.sub (local.get $n) (i32.const 4)))
     (block $done
@@ -756,8 +762,9 @@
         (local.set $o (i32.shl (local.get $j) (i32.const 2)))
         (local.set $in_dw (v128.load (i32.add (local.get $dw) (local.get $o))))
         (local.set $ga (f32x4.mul (local.get $Pg) (v128.load (i32.add (local.get $pa) (local.get $o)))))
-        (v128.store (i32.add (local.get $dmu) (local.get $o)) (v128.bitselect (local.get $ga) (f32x4.add (local.get $in_dw) (local.get $ga)) (local.get $cmask)))
-        (v128.store (i32.add (local.get $drho) (local.get $o)) (f32x4.add (f32x4.mul (f32x4.mul (local.get $in_dw) (v128.load (i32.add (local.get $eps) (local.get $o)))) (v128.load (i32.add (local.get $ps) (local.get $o)))) (f32x4.mul (local.get $Pg) (v128.load (i32.add (local.get $pt) (local.get $o))))))
+        (v128.store (i32.add (local.get $dmu) (local.get $o))
+          (v128.bitselect (f32x4.add (v128.load (i32.add (local.get $base) (local.get $o))) (local.get $ga)) (local.get $ga) (local.get $bmask)))
+        (v128.store (i32.add (local.get $drho) (local.get $o)) (f32x4.add (f32x4.mul (local.get $in_dw) (v128.load (i32.add (local.get $ps) (local.get $o)))) (f32x4.mul (local.get $Pg) (v128.load (i32.add (local.get $pt) (local.get $o))))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br_if $next (i32.lt_u (local.get $i) (local.get $n))))))
 )

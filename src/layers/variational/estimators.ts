@@ -39,8 +39,12 @@ export interface LinearPosterior {
 export interface FusedLinearPosterior {
   /** μ, the kernel's shape. */
   kernelLoc: tf.Tensor;
-  /** `{sample: μ + σ ⊙ ε (centered: σ ⊙ ε), kl: Σ KL(q(w_i) ‖ p(w_i))}` for the kernel's noise ε. */
-  kernelSample(eps: tf.Tensor, centered: boolean): {sample: tf.Tensor, kl: tf.Scalar};
+  /**
+   * `{sample: μ + σ ⊙ ε (centered: σ ⊙ ε), kl: Σ KL(q(w_i) ‖ p(w_i))}` for the kernel's noise ε;
+   * centered, possibly `loc`: μ passed through the same op, to use for the mean output (its
+   * gradient then joins the op's backward pass instead of a separate addition).
+   */
+  kernelSample(eps: tf.Tensor, centered: boolean): {sample: tf.Tensor, kl: tf.Scalar, loc?: tf.Tensor};
   biasLoc: tf.Tensor|null;
   biasScale: tf.Tensor|null;
 }
@@ -321,9 +325,10 @@ registerEstimator('flipout', {
     const weightNoise = drawWeightNoise(q, source);
     const noise = flipoutNoise(op, x, q.kernelLoc, weightNoise, source);
     const {output, kl} = tf.tidy(() => {
-      // Δ = σ ⊙ ε = w − μ from the fused op.
+      // Δ = σ ⊙ ε = w − μ from the fused op (and μ through it, for the mean output).
       const fused = q.kernelSample(weightNoise.kernel, true);
-      return {output: flipoutWith(op, x, fused.sample, q, noise, 'flipout'), kl: fused.kl};
+      const mean = fused.loc === undefined ? q : {...q, kernelLoc: fused.loc};
+      return {output: flipoutWith(op, x, fused.sample, mean, noise, 'flipout'), kl: fused.kl};
     });
     return {output, kernelEps: weightNoise.kernel, biasEps: weightNoise.bias, kernelDivergence: kl};
   },

@@ -50,6 +50,12 @@ export interface NumberNormalPrior {
 export interface SampleAndDivergence {
   sample: tf.Tensor;
   kl: tf.Scalar;
+  /**
+   * With `passLoc` on the fused path: μ itself (the same data), to be used in
+   * place of μ downstream, so that the gradient reaching μ there joins the
+   * divergence's in the op's one backward pass instead of a separate addition.
+   */
+  loc?: tf.Tensor;
 }
 
 /** The prior parameters the fused pass takes (those of `normalKL`'s own fused pass). */
@@ -93,17 +99,15 @@ function unfused(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: NumberNor
  * each way on wasm (see the module's comment), the tfjs ops elsewhere.
  * `mu`, `rho` and `eps` have one shape.
  */
-export function normalSampleAndKL(
-    mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: NumberNormalPrior, centered = false): SampleAndDivergence {
+export function normalSampleAndKL(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: NumberNormalPrior, centered = false,
+    passLoc = false): SampleAndDivergence {
   checkShapes('normalSampleAndKL', mu, rho, eps);
   if (!fusedSampleAvailable(mu, rho, eps, prior)) return unfused(mu, rho, eps, prior, centered);
   const {loc: m, scale: s} = prior;
   const c = 1 / s;
   const ls = Math.log(s);
-  return fusedOp(mu, rho, eps, centered,
-      (k, save) => k.sampleNormalKL(mu, rho, eps, SCALE_FLOOR, centered, m, c, ls, save),
-      // The KL does not depend on ε: ∂/∂ε = dw·σ.
-      (dw, _g, sRho) => tf.mul(dw, softplusScale(sRho)));
+  return fusedOp(mu, rho, eps, centered, passLoc,
+      (k, save) => k.sampleNormalKL(mu, rho, eps, SCALE_FLOOR, centered, m, c, ls, save));
 }
 
 /** The tfjs ops of the scale mixture's one-draw Monte Carlo KL (`divergenceOf`'s). */
@@ -131,15 +135,13 @@ export function fusedMixtureSampleAvailable(mu: tf.Tensor, rho: tf.Tensor, eps: 
  * each way on wasm (gradient: a = −g·∂ log p/∂w, dμ = dw + a (centered: a),
  * dρ = ((dw + a)·ε − g/σ)·sigmoid(ρ)), the tfjs ops of `divergenceOf` elsewhere.
  */
-export function mixtureSampleAndKL(
-    mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: ScaleMixturePrior, centered = false): SampleAndDivergence {
+export function mixtureSampleAndKL(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: ScaleMixturePrior, centered = false,
+    passLoc = false): SampleAndDivergence {
   checkShapes('mixtureSampleAndKL', mu, rho, eps);
   const params = prior.fusedLogProbParams();
   if (params === null || !fusedMixtureSampleAvailable(mu, rho, eps, prior)) return unfusedMixture(mu, rho, eps, prior, centered);
-  return fusedOp(mu, rho, eps, centered,
-      (k, save) => k.sampleMixtureKL(mu, rho, eps, SCALE_FLOOR, centered, params, HALF_LOG_TWO_PI, save),
-      // ∂/∂ε = (dw + a)·σ − g·ε with a = −g·∂ log p/∂w = dμ − dw (centered: dμ).
-      (dw, g, sRho, sEps, [dMu]) => tf.tidy(() => tf.sub(tf.mul(centered ? tf.add(dw, dMu) : dMu, softplusScale(sRho)), tf.mul(sEps, g))));
+  return fusedOp(mu, rho, eps, centered, passLoc,
+      (k, save) => k.sampleMixtureKL(mu, rho, eps, SCALE_FLOOR, centered, params, HALF_LOG_TWO_PI, save));
 }
 
 function checkShapes(where: string, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor): void {
@@ -153,44 +155,51 @@ function checkShapes(where: string, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tenso
  * The op of one forward pass `forward` (the sample and the divergence's sum)
  * and one backward pass (dμ and dρ from the sample's gradient dw, the sum's
  * g and the three factors the forward saved), registered on the tape as one
- * node with two outputs. The forward computes and keeps the factors only
- * while a gradient tape records (training); a plain forward pass writes the
- * sample alone. The backward pass runs on the forward's backend even if the
- * fast kernels were switched off in between; `epsGrad` gives ε's gradient
- * from tfjs ops (rarely needed: the noise is no variable).
+ * node with two outputs (three with `passLoc`: μ's pass-through, whose
+ * gradient is added to dμ in the same pass). The forward computes and keeps
+ * the factors only while a gradient tape records (training); a plain forward
+ * pass writes the sample alone. The backward pass runs on the forward's
+ * backend even if the fast kernels were switched off in between. The noise ε
+ * is a constant to this op: asking for its gradient is an error (the layers
+ * never do; the tfjs path, with the fast kernels off, gives it).
  */
-function fusedOp(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, centered: boolean,
-    forward: (k: PosteriorKernels, save: boolean) => FusedSample,
-    epsGrad: (dw: tf.Tensor, g: number, rho: tf.Tensor, eps: tf.Tensor, grads: [tf.Tensor, tf.Tensor]) => tf.Tensor): SampleAndDivergence {
+function fusedOp(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, centered: boolean, passLoc: boolean,
+    forward: (k: PosteriorKernels, save: boolean) => FusedSample): SampleAndDivergence {
   const engine = tf.engine() as unknown as EngineInternals;
   const kernels = posteriorKernels(mu, rho, eps);
   if (kernels === null) throw new Error('the fused posterior passes are not available for these tensors');
   const backend = tf.engine().backend;
   const taping = engine.isTapeOn();
-  const [sample, kl] = engine.runKernelFunc({
+  const outputs = engine.runKernelFunc({
     forwardFunc: (_backend, save) => {
       fusedCalls++;
       const out = forward(kernels, taping);
-      // The factors are kept (cloned) by `save` for the backward pass; this op's scope disposes the originals.
-      save([rho, eps, ...(out.factors ?? [])]);
-      return [out.sample, tf.scalar(out.kl)];
+      // `save` keeps copies of the factors for the backward pass; this op's scope disposes the originals.
+      save(out.factors ?? []);
+      const results = [out.sample, tf.scalar(out.kl)];
+      // μ's pass-through shares μ's data (a reshape copies nothing).
+      if (passLoc) results.push(tf.reshape(mu, mu.shape));
+      return results;
     },
     backwardsFunc: (dys, saved) => {
-      const [dw, dkl] = dys;
-      if (tf.engine().backend !== backend || dw.dtype !== 'float32' || !tf.util.arraysEqual(dw.shape, mu.shape) || saved.length !== 5) {
+      const [dw, dkl, dloc] = dys;
+      const ok = (t: tf.Tensor|undefined) => t !== undefined && t.dtype === 'float32' && tf.util.arraysEqual(t.shape, mu.shape);
+      if (tf.engine().backend !== backend || !ok(dw) || (passLoc && !ok(dloc)) || saved.length !== 3) {
         throw new Error(`the fused posterior sample's gradient must be float32 of shape [${mu.shape}] on its backend, ` +
             `from a forward pass recorded by the tape. Received: ${dw.dtype} [${dw.shape}] on ${tf.getBackend()}`);
       }
-      const [sRho, sEps, ...factors] = saved;
       const g = dkl.dataSync()[0];
-      const grads = kernels.sampleKLGrad(dw, sEps, factors, centered, g);
+      const grads = kernels.sampleKLGrad(dw, saved, centered, g, passLoc ? dloc : undefined);
       return {
         mu: () => grads[0],
         rho: () => grads[1],
-        eps: () => epsGrad(dw, g, sRho, sEps, grads),
+        eps: () => {
+          throw new Error('the fused posterior sample treats its noise ε as a constant and gives no gradient for it; ' +
+              'with the fast wasm kernels off (disableFastWasmKernels) the tfjs ops give ∂/∂ε');
+        },
       };
     },
     inputs: {mu, rho, eps},
   });
-  return {sample, kl: kl as tf.Scalar};
+  return {sample: outputs[0], kl: outputs[1] as tf.Scalar, ...(passLoc ? {loc: outputs[2]} : {})};
 }

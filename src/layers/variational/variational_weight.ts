@@ -109,14 +109,15 @@ export class VariationalWeight {
   /**
    * `{sample: μ + σ ⊙ ε (centered: σ ⊙ ε), kl: Σ_i KL(q(w_i) ‖ p(w_i))}` from
    * one op (`normalSampleAndKL`, or `mixtureSampleAndKL`: the Monte Carlo
-   * estimate at this sample); only where `canFuseSample`.
+   * estimate at this sample); only where `canFuseSample`. Centered, the
+   * result's `loc` is μ passed through the op, for the caller's mean output.
    */
   fusedSample(eps: tf.Tensor, centered: boolean): SampleAndDivergence {
     if (this.untransformedScale !== null && this.numberNormalPrior !== null) {
-      return normalSampleAndKL(this.loc.read(), this.untransformedScale.read(), eps, this.numberNormalPrior, centered);
+      return normalSampleAndKL(this.loc.read(), this.untransformedScale.read(), eps, this.numberNormalPrior, centered, centered);
     }
     if (this.untransformedScale !== null && this.mixturePrior !== null) {
-      return mixtureSampleAndKL(this.loc.read(), this.untransformedScale.read(), eps, this.mixturePrior, centered);
+      return mixtureSampleAndKL(this.loc.read(), this.untransformedScale.read(), eps, this.mixturePrior, centered, centered);
     }
     throw new Error(`fusedSample: the ${this.role}'s prior is neither a Gaussian prior with number parameters nor a scale mixture`);
   }
