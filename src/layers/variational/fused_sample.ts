@@ -77,6 +77,7 @@ export function fusedSampleAvailable(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tens
 
 interface EngineInternals {
   isTapeOn(): boolean;
+  state: {activeTape: Array<{outputs: tf.Tensor[], saved: tf.Tensor[]}>|null};
   runKernelFunc(params: {
     forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor[],
     backwardsFunc: (dys: tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>,
@@ -170,12 +171,14 @@ function fusedOp(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, centered: boolea
   if (kernels === null) throw new Error('the fused posterior passes are not available for these tensors');
   const backend = tf.engine().backend;
   const taping = engine.isTapeOn();
+  let factors: tf.Tensor[] = [];
   const outputs = engine.runKernelFunc({
-    forwardFunc: (_backend, save) => {
+    forwardFunc: () => {
       fusedCalls++;
       const out = forward(kernels, taping);
-      // `save` keeps copies of the factors for the backward pass; this op's scope disposes the originals.
-      save(out.factors ?? []);
+      // The factors go to the tape node's saved tensors below, as they are: the engine's `save`
+      // would copy each one (a clone on wasm is a copy), and disposes them after the backward pass.
+      factors = (out.factors ?? []).map((t) => tf.keep(t));
       const results = [out.sample, tf.scalar(out.kl)];
       // μ's pass-through shares μ's data (a reshape copies nothing).
       if (passLoc) results.push(tf.reshape(mu, mu.shape));
@@ -201,5 +204,14 @@ function fusedOp(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, centered: boolea
     },
     inputs: {mu, rho, eps},
   });
+  if (factors.length > 0) {
+    const tape = engine.state.activeTape;
+    const node = tape === null ? undefined : tape[tape.length - 1];
+    if (node === undefined || node.outputs[0] !== outputs[0]) {
+      tf.dispose(factors);
+      throw new Error('the fused posterior sample could not find its node on the gradient tape');
+    }
+    node.saved.push(...factors);
+  }
   return {sample: outputs[0], kl: outputs[1] as tf.Scalar, ...(passLoc ? {loc: outputs[2]} : {})};
 }
