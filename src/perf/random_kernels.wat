@@ -20,7 +20,7 @@
 ;; 8b + l = r_l cos θ_l and 8b + 4 + l = r_l sin θ_l.
 ;;
 ;; Every float operation is one IEEE-754 float32 operation (add, sub, mul,
-;; sqrt, max, convert; no fused multiply-add), so the plain-JavaScript
+;; sqrt, max (as pmax), convert; no fused multiply-add), so the plain-JavaScript
 ;; fallback, which rounds each double result with Math.fround, gives the
 ;; same bits. The constants are written as hexadecimal floats: exactly the
 ;; float32 values the fallback uses.
@@ -42,8 +42,10 @@
 ;; polynomial are long chains of dependent operations, and independent blocks
 ;; side by side let the processor overlap them. Where fewer remain, a block
 ;; (or group) past the end is computed and written over the first one of the
-;; iteration, which is written last. None of this changes an operation on a
-;; lane: the bits are those of the plain form, and of the JavaScript twin.
+;; iteration, which is written last. The few rewrites on a lane (pmax for
+;; max, an and and an add for a select, a signed conversion of 22-bit values,
+;; sums of key words formed before the loop) are exact, each commented where
+;; it stands: the bits are those of the plain form and of the JavaScript twin.
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
 
