@@ -168,7 +168,7 @@ const ANGLE_STEP = 3.7450703871400037e-7;  // f32((π/2)/2²²)
 const TWO_POW_M32 = 2.3283064365386963e-10;
 const TWO_POW_M33 = 1.1641532182693481e-10;
 
-/** The module's `$log`, one lane. */
+/** The module's log (written out in `normals`), one lane. */
 function logF32(u: number): number {
   bitsF32[0] = u;
   const bits = bitsI32[0];
