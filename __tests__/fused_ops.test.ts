@@ -470,8 +470,8 @@ describe('normalSampleAndKL: the posterior sample and its Gaussian divergence in
     }
   });
 
-  it('tensors of 1 to 3 elements take the tfjs ops; 4 to 9 the fused passes (the last vector overlapping), with the same results', async () => {
-    for (let n = 1; n <= 9; n++) {
+  it('tensors of 1 to 15 elements take the tfjs ops; 16 to 40 the fused passes (the last vectors overlapping), with the same results', async () => {
+    for (let n = 1; n <= 40; n++) {
       const mu = randomInputs(n, 60 + n, -1, 1);
       const rho = randomInputs(n, 70 + n, -6, 3);
       const eps = randomInputs(n, 80 + n, -3, 3);
@@ -482,7 +482,7 @@ describe('normalSampleAndKL: the posterior sample and its Gaussian divergence in
       expect(enableFastWasmKernels()).toBe(true);
       const before = fusedSampleCalls();
       const on = sampleCase(mu, rho, eps, dw, 0.4, 0.2, 0.7, false);
-      expect(fusedSampleCalls() - before).toBe(n >= 4 ? 2 : 0);  // the value, then again under the gradient
+      expect(fusedSampleCalls() - before).toBe(n >= 16 ? 2 : 0);  // the value, then again under the gradient
       expectNear(`n ${n}: sample`, on.sample, off.sample, 1e-6, 1e-7);
       expectNear(`n ${n}: kl`, [on.kl], [off.kl], 1e-6, 1e-6);
       expectNear(`n ${n}: dμ`, on.dmu, off.dmu, 1e-5, 1e-7);
@@ -530,7 +530,9 @@ describe('normalSampleAndKL: the posterior sample and its Gaussian divergence in
   it('leaks no tensors, forward or backward, and errors on mismatched shapes as the unfused path', async () => {
     await useBackend('wasm');
     expect(enableFastWasmKernels()).toBe(true);
-    const [mu, rho, eps, dw] = [[0.1, 0.2, 0.3, 0.4, 0.5], [-1, -2, 0, 1, 2], [1, -1, 0.5, 0, 2], [1, 1, 1, 1, 1]].map((v) => tf.tensor1d(v));
+    const [mu, rho, eps, dw] = [randomInputs(20, 31, -1, 1), randomInputs(20, 32, -3, 2), randomInputs(20, 33, -2, 2), randomInputs(20, 34, -1, 1)]
+        .map((v) => tf.tensor1d(v));
+    const calls = fusedSampleCalls();
     const before = tf.memory().numTensors;
     tf.tidy(() => {
       normalSampleAndKL(mu, rho, eps, {loc: 0, scale: 1});
@@ -540,11 +542,12 @@ describe('normalSampleAndKL: the posterior sample and its Gaussian divergence in
     const out = normalSampleAndKL(mu, rho, eps, {loc: 0, scale: 1});
     tf.dispose([out.sample, out.kl]);
     expect(tf.memory().numTensors).toBe(before);
+    expect(fusedSampleCalls() - calls).toBe(4);
     const short = tf.ones([4]);
     for (const backendOff of [false, true]) {
       if (backendOff) disableFastWasmKernels();
       expect(() => normalSampleAndKL(mu, rho, short, {loc: 0, scale: 1})).toThrow(
-          'normalSampleAndKL: expected mu, rho and eps of one shape. Received: mu [5], rho [5], eps [4]');
+          'normalSampleAndKL: expected mu, rho and eps of one shape. Received: mu [20], rho [20], eps [4]');
     }
     tf.dispose([mu, rho, eps, dw, short]);
   });
@@ -654,10 +657,10 @@ describe('normalSampleAndKL: the posterior sample and its Gaussian divergence in
 
   it('∂/∂ε is dw·σ on the tfjs path; the fused op treats ε as a constant and refuses it with a clear error', async () => {
     await useBackend('wasm');
-    const rho = [-1, 0, 2, 0.5];
-    const dw = [1, -2, 0.5, 3];
-    const epsGrad = () => tf.tidy(() => Array.from(tf.grad((e: tf.Tensor) => sampleLoss(tf.tensor1d([0, 1, 2, 3]), tf.tensor1d(rho), e,
-        tf.tensor1d(dw), 0.5, 0, 1, false))(tf.tensor1d([0.1, 0.2, 0.3, 0.4])).dataSync()));
+    const rho = randomInputs(16, 21, -3, 3);
+    const dw = randomInputs(16, 22, -2, 2);
+    const epsGrad = () => tf.tidy(() => Array.from(tf.grad((e: tf.Tensor) => sampleLoss(tf.tensor1d(randomInputs(16, 23, -1, 1)), tf.tensor1d(rho), e,
+        tf.tensor1d(dw), 0.5, 0, 1, false))(tf.tensor1d(randomInputs(16, 24, -2, 2))).dataSync()));
     disableFastWasmKernels();
     expectNear('∂/∂ε', epsGrad(), rho.map((r, i) => dw[i] * (softplus64(r) + SCALE_FLOOR)), 8 * ULP);
     expect(enableFastWasmKernels()).toBe(true);
@@ -670,7 +673,7 @@ function seededStep(estimator: 'reparameterization'|'flipout', bayesianBias: boo
     {out: number[], loss: number, grads: Record<string, number[]>} {
   const model = tfl.sequential({layers: [
     bayesianDense({inputShape: [6], units: 5, activation: 'tanh', estimator, bayesianBias, numExamples: 30, seed: 11, prior}),
-    bayesianDense({units: 2, estimator, numExamples: 30, seed: 12,
+    bayesianDense({units: 4, estimator, numExamples: 30, seed: 12,
       prior: prior === 'gaussian' ? tfvGaussian({loc: 0.1, scale: 0.5}) : new ScaleMixturePrior({pi: 0.5, scale1: 1, scale2: 0.01})}),
   ]});
   // Fixed weights (the initialisers' draws differ between runs).
@@ -680,7 +683,7 @@ function seededStep(estimator: 'reparameterization'|'flipout', bayesianBias: boo
     w.write(tf.tidy(() => tf.add(tf.mul(tf.tensor(uniformValues(v.size, v.size + 7), v.shape), 0.5), base)));
   }
   const x = tf.tensor2d(uniformValues(7 * 6, 51), [7, 6]);
-  const y = tf.tensor2d(uniformValues(7 * 2, 52), [7, 2]);
+  const y = tf.tensor2d(uniformValues(7 * 4, 52), [7, 4]);
   const result = tf.tidy(() => {
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
     let out: number[] = [];

@@ -64,7 +64,7 @@ export interface PosteriorKernels {
    * With σ = softplus(ρ) + floor: the sample `μ + σ·ε` (or `σ·ε` when `centered`) and
    * `Σ KL(N(μ, σ²) ‖ N(m, s²))` (summed in float64) with `c = 1/s`, `ls = log s`, in one pass;
    * with `save`, also the three factors of its gradient (`sampleKLGrad`): `a = (μ − m)/s²`,
-   * `e = ε·sigmoid(ρ)` and `t = (σ/s² − 1/σ)·sigmoid(ρ)`. `mu.size` ≥ 4.
+   * `e = ε·sigmoid(ρ)` and `t = (σ/s² − 1/σ)·sigmoid(ρ)`. `mu.size` ≥ 16.
    */
   sampleNormalKL(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, floor: number, centered: boolean,
       m: number, c: number, ls: number, save: boolean): FusedSample;
@@ -140,8 +140,8 @@ export function posteriorKernels(...tensors: tf.Tensor[]): PosteriorKernels|null
   return kernels;
 }
 
-/** The smallest tensor the fused sample passes take (their last vector overlaps the one before). */
-export const FUSED_SAMPLE_MIN_SIZE = 4;
+/** The smallest tensor the fused sample passes take (four vectors per iteration, the last ones overlapping those before). */
+export const FUSED_SAMPLE_MIN_SIZE = 16;
 
 function checkFusedSize(t: tf.Tensor): void {
   if (t.size < FUSED_SAMPLE_MIN_SIZE) {

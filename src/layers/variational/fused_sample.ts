@@ -6,7 +6,7 @@
  *        = Σ_i (r_i·(½r_i) − ½ + d_i·(½d_i)) − (log σ_i − log s),   r = σ/s, d = (μ − m)/s,
  *
  * for a prior `N(m, s²)` with number parameters. On tfjs's wasm backend with
- * the fast kernels on (and at least 4 elements), the forward is one SIMD op
+ * the fast kernels on (and at least 16 elements), the forward is one SIMD op
  * over (μ, ρ, ε) writing the sample and the KL's sum (float64, with Σ log σ
  * taken as the logarithm of a float64 product, so no log per weight) and,
  * while a gradient tape records, the three factors of its gradient,
@@ -23,7 +23,7 @@
  * passes (σ, the sample, the KL, its sum, and their gradients and the
  * additions joining them). Elsewhere — other backends, the fast kernels off,
  * prior parameters outside the fused range, tensors of other dtypes or
- * shapes, fewer than 4 elements — the same arithmetic runs as tfjs ops (`softplusScale`,
+ * shapes, fewer than 16 elements — the same arithmetic runs as tfjs ops (`softplusScale`,
  * `normalSampleFromNoise`, `normalKL`, `tf.sum`), which is also what the
  * Bayesian layers ran before. The noise ε is the caller's (the layer's seeded
  * stream), so both paths use the same draws.
