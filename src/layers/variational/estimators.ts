@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import {normalSampleFromNoise} from '../../distributions/normal';
 import {argumentError} from '../../util/validate';
+import {columnScale, LocalVarianceTerms, scaledSquare} from './fused_variance';
 import type {LinearOp} from './linear_ops';
 
 /** The posterior of a linear layer's weights; scales already positive. */
@@ -41,6 +42,12 @@ export interface FusedLinearPosterior {
   kernelLoc: tf.Tensor;
   /** `{sample: μ + σ ⊙ ε (centered: σ ⊙ ε), kl: Σ KL(q(w_i) ‖ p(w_i))}` for the kernel's noise ε. */
   kernelSample(eps: tf.Tensor, centered: boolean): {sample: tf.Tensor, kl: tf.Scalar};
+  /**
+   * Local reparameterization's kernel terms `{scaledSquare: (σ/s)², scale: s, kl}`
+   * (`localVarianceTerms` in `fused_variance.ts`: s over the kernel's scales and
+   * `biasScale`), with the kernel's divergence when the layer records one.
+   */
+  kernelVarianceTerms(biasScale: tf.Tensor|null): LocalVarianceTerms;
   biasLoc: tf.Tensor|null;
   biasScale: tf.Tensor|null;
 }
@@ -98,37 +105,6 @@ const safeSqrt = customGrad1((v: tf.Tensor, save: tf.GradSaveFunc) => {
   };
 });
 
-/**
- * Each output channel's largest entry of a positive `[rows, out]` tensor,
- * `[out]` (1 for an all-zero column), with a zero gradient: a rescaling
- * factor the result does not depend on (see `localReparameterizationOutput`).
- */
-const columnScale = customGrad1((t: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([t]);
-  const m = tf.max(t, 0);
-  return {value: tf.where(tf.greater(m, 0), m, tf.onesLike(m)), gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => [tf.zerosLike(saved[0])]};
-});
-
-/**
- * `(σ/s)²` for σ > 0 and a per-output-channel s (broadcast over the rows)
- * with σ's gradient `(dy·2(σ/s))/s` — the ops autodiff forms through
- * `tf.square(tf.div(σ, s))` — and a zero gradient for s. s is `columnScale`'s
- * output, whose own gradient is zero, so the result is the same; but tfjs's
- * Div gradient would form `−dy·σ/s²` over the whole kernel and sum it over the
- * rows (four passes per step) only for that zero to discard it.
- */
-const scaledSquare = tf.customGrad(((sigma: tf.Tensor, s: tf.Tensor, save: tf.GradSaveFunc) => {
-  const t = tf.div(sigma, s);
-  save([t, s]);
-  return {
-    value: tf.square(t),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [st, ss] = saved;
-      return [tf.div(tf.mul(dy, tf.mul(st, 2)), ss), tf.zerosLike(ss)];
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as (sigma: tf.Tensor, s: tf.Tensor) => tf.Tensor;
-
 function needBiasNoise(where: string, eps: tf.Tensor|null|undefined): tf.Tensor {
   if (eps == null) {
     throw new Error(`${where}: the posterior has a Bayesian bias (biasScale), so noise.bias is required`);
@@ -181,15 +157,24 @@ function reparameterizationWith(op: LinearOp, x: tf.Tensor, w: tf.Tensor,
 export function localReparameterizationOutput(
     op: LinearOp, x: tf.Tensor, q: LinearPosterior, noise: LocalReparameterizationNoise): tf.Tensor {
   return tf.tidy(() => {
-    const mean = meanOutput(op, x, q);
-    const out = q.kernelScale.shape[q.kernelScale.rank - 1];
+    const out = q.kernelScale.shape[q.kernelScale.rank - 1]!;
     const kernelRows = tf.reshape(q.kernelScale, [-1, out]);
     const s = columnScale(hasBayesianBias(q) ? tf.concat([kernelRows, tf.reshape(q.biasScale, [1, out])], 0) : kernelRows);
-    let variance = op.apply(tf.square(x), scaledSquare(q.kernelScale, s));
-    if (hasBayesianBias(q)) variance = tf.add(variance, scaledSquare(q.biasScale, s));
-    // y = m + √v ⊙ ζ, a normal sample of the pre-activations.
-    return normalSampleFromNoise(mean, tf.mul(safeSqrt(variance), s), noise.output);
+    return localReparameterizationWith(op, x, q, scaledSquare(q.kernelScale, s), s, noise);
   });
+}
+
+/**
+ * `m + s·√(op(x², t) + (σ_b/s)²) ⊙ ζ` for the kernel's `t = (σ/s)²` and the
+ * column scale s (in the caller's tidy).
+ */
+function localReparameterizationWith(op: LinearOp, x: tf.Tensor, q: Pick<LinearPosterior, 'kernelLoc'|'biasLoc'|'biasScale'>,
+    t: tf.Tensor, s: tf.Tensor, noise: LocalReparameterizationNoise): tf.Tensor {
+  const mean = meanOutput(op, x, q);
+  let variance = op.apply(tf.square(x), t);
+  if (hasBayesianBias(q)) variance = tf.add(variance, scaledSquare(q.biasScale, s));
+  // y = m + √v ⊙ ζ, a normal sample of the pre-activations.
+  return normalSampleFromNoise(mean, tf.mul(safeSqrt(variance), s), noise.output);
 }
 
 /**
@@ -244,10 +229,14 @@ export interface EstimatorStrategy {
   sample(op: LinearOp, x: tf.Tensor, q: LinearPosterior, source: NoiseSource): EstimatorSample;
   /**
    * The same draws and output with the kernel's sample and divergence from
-   * `q.kernelSample` (estimators that sample the kernel's weights), returning
-   * the divergence as `kernelDivergence`.
+   * `q.kernelSample` (estimators that sample the kernel's weights) or its
+   * variance terms and divergence from `q.kernelVarianceTerms` (local
+   * reparameterization, `fusedKernel: 'variance'`), returning the divergence
+   * as `kernelDivergence`.
    */
   sampleFused?(op: LinearOp, x: tf.Tensor, q: FusedLinearPosterior, source: NoiseSource): EstimatorSample;
+  /** Which fused kernel op `sampleFused` calls: `'sample'` (default) or `'variance'`. */
+  fusedKernel?: 'sample'|'variance';
 }
 
 /** `[batch, 1, …, 1, channels]` of rank `rank`: one sign per example and channel, broadcast over positions. */
@@ -305,9 +294,19 @@ registerEstimator('reparameterization', {
 });
 
 registerEstimator('localReparameterization', {
+  fusedKernel: 'variance',
   sample(op, x, q, source) {
     const output = source.normal(op.outputShape(x.shape, q.kernelLoc.shape));
     return {output: localReparameterizationOutput(op, x, q, {output}), kernelEps: null, biasEps: null};
+  },
+  sampleFused(op, x, q, source) {
+    const output = source.normal(op.outputShape(x.shape, q.kernelLoc.shape));
+    const {y, kl} = tf.tidy(() => {
+      // (σ/s)², s and the kernel's divergence from one fused op (no σ tensor).
+      const terms = q.kernelVarianceTerms(q.biasScale);
+      return {y: localReparameterizationWith(op, x, q, terms.scaledSquare, terms.scale, {output}), kl: terms.kl ?? undefined};
+    });
+    return {output: y, kernelEps: null, biasEps: null, kernelDivergence: kl as tf.Scalar|undefined};
   },
 });
 

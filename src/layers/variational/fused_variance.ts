@@ -1,0 +1,204 @@
+/**
+ * Local reparameterization's kernel terms as one op: for the kernel's
+ * posterior `N(μ, σ²)`, σ = 10⁻⁵ + softplus(ρ), held as `[rows, out]`
+ * (`out` the output channels, the last axis),
+ *
+ *     s_j = max(σ_b,j, max_i σ_ij)   (1 where that is not positive; σ_b only with a Bayesian bias),
+ *     t = (σ/s)²,
+ *     KL = Σ_i KL(N(μ_i, σ_i²) ‖ N(m, s_p²))   (a Gaussian prior with number parameters),
+ *
+ * which `localReparameterizationOutput` (`estimators.ts`) turns into the
+ * output's variance `s²·(op(x², t) + (σ_b/s)²)`; s is a rescaling the result
+ * does not depend on (its gradient is zero), there so that σ² cannot
+ * overflow float32. On tfjs's wasm backend with the fast kernels on, the
+ * forward is two SIMD passes (σ, the column maxima and the KL; then t) and
+ * the backward one (`local_variance_kl_grad` in `src/perf/variance_kernels.wat`),
+ *
+ *     dρ = (dt·2(σ/s)/s + g·(σ/s_p² − 1/σ))·sigmoid(ρ),   dμ = g·(μ − m)/s_p²,
+ *
+ * where the tfjs path takes about twenty (softplus, max, the scaled square
+ * and its custom gradient, normalKL and its sum, and the sums joining the
+ * gradients). Without a prior (`prior` null: the scale mixture, whose Monte
+ * Carlo divergence comes from `mixtureSampleAndKL`) only t and s. Elsewhere —
+ * other backends, the fast kernels off, prior parameters outside the fused
+ * range, other dtypes, fewer than 4 output channels — the same arithmetic
+ * runs as tfjs ops (`softplusScale`, `columnScale`, `scaledSquare`,
+ * `normalKL`, `tf.sum`), which is also what the Bayesian layers ran before.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+import {normalKL, SCALE_FLOOR, softplusScale} from '../../distributions/normal';
+import {varianceKernels} from '../../perf/variance_kernels';
+import type {NumberNormalPrior} from './fused_sample';
+
+/** `tf.customGrad` for a function of one tensor (its typing wants a variadic function). */
+function customGrad1(
+    f: (x: tf.Tensor, save: tf.GradSaveFunc) => {value: tf.Tensor, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[]}):
+    (x: tf.Tensor) => tf.Tensor {
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
+}
+
+/**
+ * Each output channel's largest entry of a positive `[rows, out]` tensor,
+ * `[out]` (1 for an all-zero column), with a zero gradient: a rescaling
+ * factor the result does not depend on (see `localReparameterizationOutput`).
+ */
+export const columnScale = customGrad1((t: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([t]);
+  const m = tf.max(t, 0);
+  return {value: tf.where(tf.greater(m, 0), m, tf.onesLike(m)), gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => [tf.zerosLike(saved[0])]};
+});
+
+/**
+ * `(σ/s)²` for σ > 0 and a per-output-channel s (broadcast over the rows)
+ * with σ's gradient `(dy·2(σ/s))/s` — the ops autodiff forms through
+ * `tf.square(tf.div(σ, s))` — and a zero gradient for s. s is `columnScale`'s
+ * output, whose own gradient is zero, so the result is the same; but tfjs's
+ * Div gradient would form `−dy·σ/s²` over the whole kernel and sum it over the
+ * rows (four passes per step) only for that zero to discard it.
+ */
+export const scaledSquare = tf.customGrad(((sigma: tf.Tensor, s: tf.Tensor, save: tf.GradSaveFunc) => {
+  const t = tf.div(sigma, s);
+  save([t, s]);
+  return {
+    value: tf.square(t),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [st, ss] = saved;
+      return [tf.div(tf.mul(dy, tf.mul(st, 2)), ss), tf.zerosLike(ss)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (sigma: tf.Tensor, s: tf.Tensor) => tf.Tensor;
+
+/** The kernel's terms of local reparameterization. */
+export interface LocalVarianceTerms {
+  /** `(σ/s)²`, the kernel's shape. */
+  scaledSquare: tf.Tensor;
+  /** s, `[out]` (no gradient). */
+  scale: tf.Tensor;
+  /** `Σ KL(N(μ, σ²) ‖ N(m, s_p²))`, or null without a prior. */
+  kl: tf.Scalar|null;
+}
+
+/** The prior parameters the fused pass takes (those of `normalSampleAndKL`). */
+function inFusedRange(prior: NumberNormalPrior): boolean {
+  return Number.isFinite(prior.loc) && Math.abs(prior.loc) < 1e30 && prior.scale >= 1e-30 && prior.scale <= 1e30;
+}
+
+let fusedCalls = 0;
+
+/** How many times `localVarianceTerms` has run its fused forward pass (for tests and benchmarks). */
+export function fusedVarianceCalls(): number {
+  return fusedCalls;
+}
+
+/** `[rows, out]` for a kernel of `shape` (the output channels last). */
+function rows2d(shape: number[]): [number, number] {
+  const out = shape[shape.length - 1]!;
+  return [out === 0 ? 0 : tf.util.sizeFromShape(shape) / out, out];
+}
+
+/** Whether the fused passes take (μ, ρ, σ_b, prior): float32 on the wasm backend, ≥ 4 output channels, a prior in range. */
+function fusable(mu: tf.Tensor, rho: tf.Tensor, biasScale: tf.Tensor|null, prior: NumberNormalPrior|null): boolean {
+  if (rho.rank < 1 || rho.size === 0 || rho.shape[rho.rank - 1]! < 4) return false;
+  if (prior !== null && !inFusedRange(prior)) return false;
+  const tensors = prior === null ? [rho] : [mu, rho];
+  return varianceKernels(...(biasScale === null ? tensors : [...tensors, biasScale])) !== null;
+}
+
+/** Whether `localVarianceTerms(mu, rho, biasScale, prior)` would run the fused passes. */
+export function fusedVarianceAvailable(mu: tf.Tensor, rho: tf.Tensor, biasScale: tf.Tensor|null, prior: NumberNormalPrior|null): boolean {
+  return tf.util.arraysEqual(mu.shape, rho.shape) && fusable(mu, rho, biasScale, prior);
+}
+
+interface EngineInternals {
+  runKernelFunc(params: {
+    forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor[],
+    backwardsFunc: (dys: tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>,
+    inputs: Record<string, tf.Tensor>,
+  }): tf.Tensor[];
+}
+
+/** The tfjs ops of the same arithmetic (the layers' path before the fused op). */
+function unfused(mu: tf.Tensor, rho: tf.Tensor, biasScale: tf.Tensor|null, prior: NumberNormalPrior|null): LocalVarianceTerms {
+  const [t, s, kl] = tf.tidy(() => {
+    const sigma = softplusScale(rho);
+    const out = sigma.shape[sigma.rank - 1]!;
+    const kernelRows = tf.reshape(sigma, [-1, out]);
+    const scale = columnScale(biasScale !== null ? tf.concat([kernelRows, tf.reshape(biasScale, [1, out])], 0) : kernelRows);
+    const terms = [scaledSquare(sigma, scale), scale];
+    if (prior !== null) terms.push(tf.sum(normalKL(mu, sigma, prior.loc, prior.scale)));
+    return terms;
+  });
+  return {scaledSquare: t!, scale: s!, kl: kl === undefined ? null : kl as tf.Scalar};
+}
+
+/**
+ * `{scaledSquare: (σ/s)², scale: s, kl: Σ KL(N(μ, σ²) ‖ N(m, s_p²))}` for the
+ * kernel's μ and ρ (one shape, the output channels last), σ = 10⁻⁵ + softplus(ρ),
+ * s each output channel's largest scale (with `biasScale` σ_b `[out]` when
+ * the bias is Bayesian); differentiable in μ and ρ, with zero gradients for
+ * s and σ_b (s is a constant rescaling). Without `prior`, `kl` is null (and
+ * μ is not read). One fused op on wasm (see the module's comment), the tfjs
+ * ops elsewhere.
+ */
+export function localVarianceTerms(
+    mu: tf.Tensor, rho: tf.Tensor, biasScale: tf.Tensor|null, prior: NumberNormalPrior|null): LocalVarianceTerms {
+  if (!tf.util.arraysEqual(mu.shape, rho.shape) || rho.rank < 1) {
+    throw new Error(`localVarianceTerms: expected mu and rho of one shape of rank ≥ 1. Received: mu [${mu.shape}], rho [${rho.shape}]`);
+  }
+  const out = rho.shape[rho.rank - 1];
+  if (biasScale !== null && !tf.util.arraysEqual(biasScale.shape, [out])) {
+    throw new Error(`localVarianceTerms: expected biasScale of shape [${out}] (the kernel's output channels). ` +
+        `Received: [${biasScale.shape}]`);
+  }
+  if (!fusable(mu, rho, biasScale, prior)) return unfused(mu, rho, biasScale, prior);
+  const [t, s, kl] = tf.tidy(() => {
+    const shape = rows2d(rho.shape);
+    const terms = fusedTerms(prior === null ? null : tf.reshape(mu, shape), tf.reshape(rho, shape), biasScale, prior);
+    const t = tf.reshape(terms[0], rho.shape);
+    return prior === null ? [t, terms[1]] : [t, terms[1], terms[2]];
+  });
+  return {scaledSquare: t!, scale: s!, kl: kl === undefined ? null : kl as tf.Scalar};
+}
+
+/**
+ * The op on the `[rows, out]` views: `[t, s, kl]`, one node on the tape
+ * (inputs μ — only with a prior —, ρ and σ_b; σ_b's gradient zero). The backward
+ * runs the passes of the forward's backend even if the fast kernels were
+ * switched off in between.
+ */
+function fusedTerms(mu: tf.Tensor|null, rho: tf.Tensor, biasScale: tf.Tensor|null, prior: NumberNormalPrior|null): tf.Tensor[] {
+  const kernels = varianceKernels(rho);
+  if (kernels === null) throw new Error('the fused local-reparameterization passes are not available for these tensors');
+  const fusedPrior = prior === null ? null : {m: prior.loc, c: 1 / prior.scale, ls: Math.log(prior.scale)};
+  const engine = tf.engine() as unknown as EngineInternals;
+  const backend = tf.engine().backend;
+  const inputs: Record<string, tf.Tensor> = {rho};
+  if (mu !== null) inputs['mu'] = mu;
+  if (biasScale !== null) inputs['biasScale'] = biasScale;
+  return engine.runKernelFunc({
+    forwardFunc: (_backend, save) => {
+      fusedCalls++;
+      const r = kernels.localVariance(mu, rho, biasScale, SCALE_FLOOR, fusedPrior);
+      // σ and sigmoid(ρ) for the backward (kept by `save`; not outputs).
+      save(mu === null ? [r.sigma, r.sigmoid, r.s] : [r.sigma, r.sigmoid, r.s, mu]);
+      tf.dispose([r.sigma, r.sigmoid]);
+      return [r.t, r.s, tf.scalar(r.kl)];
+    },
+    backwardsFunc: (dys, saved) => {
+      const [dt, , dkl] = dys as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const [sSigma, sSigmoid, sS, sMu] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor|undefined];
+      if (tf.engine().backend !== backend || dt.dtype !== 'float32' || !tf.util.arraysEqual(dt.shape, rho.shape)) {
+        throw new Error(`the fused local-reparameterization terms' gradient must be float32 of shape [${rho.shape}] on its backend. ` +
+            `Received: ${dt.dtype} [${dt.shape}] on ${tf.getBackend()}`);
+      }
+      const g = fusedPrior === null ? 0 : dkl.dataSync()[0]!;
+      const [dmu, drho] = kernels.localVarianceGrad(dt, sMu ?? null, sSigma, sSigmoid, sS, g, fusedPrior);
+      const grads: Record<string, () => tf.Tensor> = {rho: () => drho};
+      if (dmu !== null) grads['mu'] = () => dmu;
+      if (biasScale !== null) grads['biasScale'] = () => tf.zerosLike(biasScale);
+      return grads;
+    },
+    inputs,
+  });
+}

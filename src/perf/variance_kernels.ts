@@ -1,0 +1,144 @@
+/**
+ * The fused passes of local reparameterization's variance path
+ * (`variance_kernels.wat`, bytes in `variance_kernels_wasm.ts`) on tfjs's wasm
+ * backend, for a kernel held as `[rows, out]` (`out ≥ 4`): each takes float32
+ * tensors the backend holds and returns new ones, computed in one SIMD pass
+ * (two for the forward) over the backend's own memory.
+ *
+ * `varianceKernels()` gives them for the active backend, or `null` — on
+ * another backend, where WebAssembly SIMD or the backend's memory is not
+ * available, or while the fast wasm kernels are off (`disableFastWasmKernels`)
+ * — and the caller (`src/layers/variational/fused_variance.ts`) then runs the
+ * same arithmetic as tfjs ops. This module imports nothing of the library but
+ * `fast_wasm_kernels.ts`'s switch and the module loader.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+import {isFastWasmKernelsActive} from './fast_wasm_kernels';
+import {VARIANCE_KERNELS_WASM, VARIANCE_KERNELS_WASM_SHARED} from './variance_kernels_wasm';
+import {backendMemory, WasmModule} from './wasm_module';
+
+interface Exports {
+  local_variance_kl(mu: number, rho: number, bias: number, t: number, s: number, sigma: number, sgm: number, rows: number, out: number,
+      floor: number, m: number, c: number, ls: number): number;
+  local_variance_kl_grad(dt: number, mu: number, sigma: number, sgm: number, s: number, dmu: number, drho: number, rows: number,
+      out: number, g: number, m: number, c: number): void;
+  local_variance(rho: number, bias: number, t: number, s: number, sigma: number, sgm: number, rows: number, out: number, floor: number): void;
+  local_variance_grad(dt: number, sigma: number, sgm: number, s: number, drho: number, rows: number, out: number): void;
+}
+
+/** The parts of tfjs's wasm backend used here (public methods of its `BackendWasm`). */
+interface WasmBackendLike {
+  wasm?: {asm?: {memory?: unknown}; wasmMemory?: unknown};
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array|Int32Array|Uint8Array;
+}
+
+/**
+ * The variance path's forward: `t = (σ/s)²` `[rows, out]`, `s` `[out]`, the KL's
+ * sum (0 without a prior), and σ and sigmoid(ρ) `[rows, out]` for the backward.
+ */
+export interface LocalVariance {
+  t: tf.Tensor;
+  s: tf.Tensor;
+  kl: number;
+  sigma: tf.Tensor;
+  sigmoid: tf.Tensor;
+}
+
+/**
+ * The fused passes. `mu`, `rho` and `dt` are float32 `[rows, out]` with `out ≥ 4`,
+ * `biasScale` and `s` float32 `[out]`; σ = softplus(ρ) + floor throughout.
+ */
+export interface VarianceKernels {
+  /**
+   * `s_j = max(σ_b,j, max_i σ_ij)` (1 where not positive; σ_b left out when null),
+   * `t = (σ/s)²` and `Σ KL(N(μ, σ²) ‖ N(m, s_p²))` (float64) with `c = 1/s_p`,
+   * `ls = log s_p`; without `prior` (and `mu`) no KL.
+   */
+  localVariance(mu: tf.Tensor|null, rho: tf.Tensor, biasScale: tf.Tensor|null, floor: number,
+      prior: {m: number, c: number, ls: number}|null): LocalVariance;
+  /**
+   * `[dμ, dρ]` from t's gradient `dt` and the KL's `g`, with the forward's σ and
+   * sigmoid(ρ): `dρ = (dt·2(σ/s)/s + g·(σc² − 1/σ))·sigmoid(ρ)`, `dμ = g·(μ − m)c²`;
+   * without `prior` only dρ (of the t term) and `dμ` null.
+   */
+  localVarianceGrad(dt: tf.Tensor, mu: tf.Tensor|null, sigma: tf.Tensor, sigmoid: tf.Tensor, s: tf.Tensor, g: number,
+      prior: {m: number, c: number}|null): [tf.Tensor|null, tf.Tensor];
+}
+
+const bound = new WeakMap<object, VarianceKernels|null>();
+let passes = 0;
+
+/** Number of tensors the variance passes have produced since the process started (for tests and benchmarks). */
+export function varianceKernelPasses(): number {
+  return passes;
+}
+const MODULE = new WasmModule<Exports>(VARIANCE_KERNELS_WASM, VARIANCE_KERNELS_WASM_SHARED);
+
+/** Whether every tensor is float32 and held by `backend`. */
+function onBackend(backend: object, tensors: tf.Tensor[]): boolean {
+  const info = (tf.engine() as unknown as {state: {tensorInfo: WeakMap<object, {backend: object}>}}).state.tensorInfo;
+  return tensors.every((t) => t.dtype === 'float32' && info.get(t.dataId)?.backend === backend);
+}
+
+/**
+ * The fused passes for the active backend, or `null` where they cannot run:
+ * also `null` unless every tensor of `tensors` (the inputs of the call about to
+ * be made; the caller checks their shapes) is float32 on the active backend.
+ */
+export function varianceKernels(...tensors: tf.Tensor[]): VarianceKernels|null {
+  const engine = tf.engine();
+  if (engine.backendName !== 'wasm') return null;
+  const backend = engine.backend as unknown as object;
+  let kernels = bound.get(backend);
+  if (kernels === undefined) {
+    kernels = instantiate(backend as WasmBackendLike);
+    bound.set(backend, kernels);
+  }
+  if (kernels === null || !isFastWasmKernelsActive()) return null;
+  if (!onBackend(backend, tensors)) return null;
+  return kernels;
+}
+
+function instantiate(backend: WasmBackendLike): VarianceKernels|null {
+  const memory = backendMemory(backend);
+  const x = memory === null ? null : MODULE.on(memory);
+  if (x === null) return null;
+  const at = (info: tf.TensorInfo): number => backend.typedArrayFromHeap(info).byteOffset;
+  const make = (shape: number[]): tf.TensorInfo => backend.makeOutput(shape, 'float32');
+  const wrap = (info: tf.TensorInfo): tf.Tensor => {
+    passes++;
+    return tf.engine().makeTensorFromTensorInfo(info, backend as unknown as tf.KernelBackend);
+  };
+  const f = Math.fround;
+  return {
+    localVariance(mu, rho, biasScale, floor, prior) {
+      const [rows, out] = rho.shape as [number, number];
+      const t = make([rows, out]);
+      const s = make([out]);
+      const sigma = make([rows, out]);
+      const sigmoid = make([rows, out]);
+      const bias = biasScale === null ? 0 : at(biasScale);
+      let kl = 0;
+      if (prior !== null && mu !== null) {
+        kl = x.local_variance_kl(at(mu), at(rho), bias, at(t), at(s), at(sigma), at(sigmoid), rows, out,
+            f(floor), f(prior.m), f(prior.c), f(prior.ls));
+      } else {
+        x.local_variance(at(rho), bias, at(t), at(s), at(sigma), at(sigmoid), rows, out, f(floor));
+      }
+      return {t: wrap(t), s: wrap(s), kl, sigma: wrap(sigma), sigmoid: wrap(sigmoid)};
+    },
+    localVarianceGrad(dt, mu, sigma, sigmoid, s, g, prior) {
+      const [rows, out] = sigma.shape as [number, number];
+      const drho = make([rows, out]);
+      if (prior !== null && mu !== null) {
+        const dmu = make([rows, out]);
+        x.local_variance_kl_grad(at(dt), at(mu), at(sigma), at(sigmoid), at(s), at(dmu), at(drho), rows, out, f(g), f(prior.m), f(prior.c));
+        return [wrap(dmu), wrap(drho)];
+      }
+      x.local_variance_grad(at(dt), at(sigma), at(sigmoid), at(s), at(drho), rows, out);
+      return [null, wrap(drho)];
+    },
+  };
+}
