@@ -15,11 +15,13 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import {useBackend} from './helpers/backends';
 import {centralDifference} from './helpers/gradients';
 import {values as uniformValues} from './helpers/random';
-import {SCALE_FLOOR} from '../src/distributions/normal';
+import {HALF_LOG_TWO_PI, SCALE_FLOOR} from '../src/distributions/normal';
 import {bayesianConv2d} from '../src/layers/bayesian_conv2d';
 import {bayesianDense} from '../src/layers/bayesian_dense';
 import {fusedSampleCalls} from '../src/layers/variational/fused_sample';
-import {fusedVarianceAvailable, fusedVarianceCalls, localVarianceTerms} from '../src/layers/variational/fused_variance';
+import {
+  fusedOutputCalls, fusedVarianceAvailable, fusedVarianceCalls, localOutputSample, localVarianceTerms, VarianceDivergence,
+} from '../src/layers/variational/fused_variance';
 import '../src';
 import {disableFastWasmKernels, enableFastWasmKernels} from '../src/perf';
 import {gaussian as tfvGaussian} from '../src/priors/gaussian';
@@ -72,13 +74,20 @@ interface Case {
 }
 
 /** Values and the gradients of L = Σ t ⊙ W + γ·KL (with σ_b: + Σ (σ_b/s)²·W_b) for kernel inputs of `shape`. */
+/** A Gaussian prior, a scale mixture with its Monte Carlo noise ε, or none. */
+type TestPrior = {loc: number, scale: number}|{pi: number, scale1: number, scale2: number, eps: number[]}|null;
+
 function runCase(shape: number[], mu: number[], rho: number[], weights: number[], gamma: number,
-    prior: {loc: number, scale: number}|null, biasScale: number[]|null): Case {
-  return tf.tidy(() => {
+    testPrior: TestPrior, biasScale: number[]|null): Case {
+  let result: Case|null = null;
+  tf.tidy(() => {
     const tm = tf.tensor(mu, shape);
     const tr = tf.tensor(rho, shape);
     const tw = tf.tensor(weights, shape);
     const tb = biasScale === null ? null : tf.tensor1d(biasScale);
+    const prior: VarianceDivergence = testPrior === null ? null : 'eps' in testPrior ?
+      {mixture: new ScaleMixturePrior({pi: testPrior.pi, scale1: testPrior.scale1, scale2: testPrior.scale2}), eps: tf.tensor(testPrior.eps, shape)} :
+      testPrior;
     const loss = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor|null) => {
       const terms = localVarianceTerms(a, b, c, prior);
       const data = tf.sum(tf.mul(terms.scaledSquare, tw));
@@ -94,23 +103,20 @@ function runCase(shape: number[], mu: number[], rho: number[], weights: number[]
       grads = tb === null ? tf.grads((a: tf.Tensor, b: tf.Tensor) => loss(a, b, null))([tm, tr]) :
         tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => loss(a, b, c))([tm, tr, tb]);
     }
-    return {
+    result = {
       t: Array.from(out.scaledSquare.dataSync()), s: Array.from(out.scale.dataSync()),
       kl: out.kl === null ? null : out.kl.dataSync()[0]!,
       dmu: Array.from(grads[0]!.dataSync()), drho: Array.from(grads[1]!.dataSync()),
       dbias: grads.length > 2 ? Array.from(grads[2]!.dataSync()) : null,
     };
   });
+  return result!;
 }
 
 /** The float64 values of the op for `[rows, out]` inputs (s, σ_b as given, with s constant in the gradients). */
 function reference(out: number, mu: number[], rho: number[], weights: number[], gamma: number,
     prior: {loc: number, scale: number}|null, biasScale: number[]|null) {
-  const sigma = rho.map((r) => softplus64(r) + SCALE_FLOOR);
-  const s = Array.from({length: out}, (_, j) => biasScale === null ? 0 : biasScale[j]!);
-  sigma.forEach((v, i) => { s[i % out] = Math.max(s[i % out]!, v); });
-  for (let j = 0; j < out; j++) if (!(s[j]! > 0)) s[j] = 1;
-  const t = sigma.map((v, i) => (v / s[i % out]!) ** 2);
+  const {sigma, s, t, dsigT} = varianceReference(out, rho, weights, biasScale);
   const m = prior?.loc ?? 0;
   const sp = prior?.scale ?? 1;
   const terms = mu.map((a, i) => {
@@ -119,7 +125,6 @@ function reference(out: number, mu: number[], rho: number[], weights: number[], 
     return [0.5 * r * r, -0.5, 0.5 * d * d, -(Math.log(sigma[i]!) - Math.log(sp))];
   });
   const g = prior === null ? 0 : gamma;
-  const dsigT = sigma.map((v, i) => weights[i]! * 2 * v / (s[i % out]! * s[i % out]!));
   const dsigK = sigma.map((v) => g * (v / (sp * sp) - 1 / v));
   return {
     sigma, s, t, terms, dsigT, dsigK,
@@ -127,6 +132,35 @@ function reference(out: number, mu: number[], rho: number[], weights: number[], 
     dmu: mu.map((a) => g * (a - m) / (sp * sp)),
     drho: rho.map((r, i) => (dsigT[i]! + dsigK[i]!) * sigmoid64(r)),
   };
+}
+
+/** σ, s, t = (σ/s)² and t's part of dσ (W·2σ/s², s held) in float64. */
+function varianceReference(out: number, rho: number[], weights: number[], biasScale: number[]|null) {
+  const sigma = rho.map((r) => softplus64(r) + SCALE_FLOOR);
+  const s = Array.from({length: out}, (_, j) => biasScale === null ? 0 : biasScale[j]!);
+  sigma.forEach((v, i) => { s[i % out] = Math.max(s[i % out]!, v); });
+  for (let j = 0; j < out; j++) if (!(s[j]! > 0)) s[j] = 1;
+  return {
+    sigma, s,
+    t: sigma.map((v, i) => (v / s[i % out]!) ** 2),
+    dsigT: sigma.map((v, i) => weights[i]! * 2 * v / (s[i % out]! * s[i % out]!)),
+  };
+}
+
+/** log(e^a + e^b) without overflow. */
+function logAddExp(a: number, b: number): number {
+  const m = Math.max(a, b);
+  return m === -Infinity ? -Infinity : m + Math.log1p(Math.exp(-Math.abs(a - b)));
+}
+
+/** Scale-mixture log-density and its derivative in float64, in log space. */
+function mixture64(w: number, pi: number, s1: number, s2: number): {value: number, grad: number} {
+  const a1 = Math.log(pi) - Math.log(s1) - HALF_LOG_TWO_PI - 0.5 * (w / s1) ** 2;
+  const a2 = Math.log1p(-pi) - Math.log(s2) - HALF_LOG_TWO_PI - 0.5 * (w / s2) ** 2;
+  const value = logAddExp(a1, a2);
+  const r1 = Math.exp(a1 - value);
+  const r2 = Math.exp(a2 - value);
+  return {value, grad: -w * (r1 / (s1 * s1) + r2 / (s2 * s2))};
 }
 
 describe('localVarianceTerms on wasm, fused: against float64', () => {
@@ -176,6 +210,46 @@ describe('localVarianceTerms on wasm, fused: against float64', () => {
         expectNear('dρ', got.drho, want.drho, 0, mag.map((v, i) => 32 * ULP * v * sigmoid64(rho[i]!) + 1.65e-38 * v + 2 ** -140));
         if (withBias) expect(got.dbias).toEqual(new Array(out).fill(0));
         for (const v of [...got.t, ...got.s, ...got.dmu, ...got.drho]) expect(Number.isFinite(v)).toBe(true);
+      });
+
+  const MIXTURE = {pi: 0.25, scale1: 1, scale2: Math.exp(-7)};
+  it.each([[[13, 10], false], [[13, 10], true], [[3, 7], true], [[2, 2, 3, 5], false]] as const)(
+      'scale mixture, kernel %p, Bayesian bias %p: the Monte Carlo KL at μ + σ·ε and the gradients over the training range', (shape, withBias) => {
+        const n = shape.reduce((a: number, b: number) => a * b, 1);
+        const out = shape[shape.length - 1]!;
+        // The weights' range of training (|w| up to 1e4 via μ; ρ from −20 to 5; both mixture regimes around σ₂ = e⁻⁷).
+        const mus = [0, 1e-4, -2e-3, 0.05, -0.5, 3, 1e4].map(f32);
+        const rhos = [-20, -10, -5, -3, 0, 5].map(f32);
+        const epss = [0, 1, -2.5, 6.8, -0.3].map(f32);
+        const mu = Array.from({length: n}, (_, i) => mus[i % 7]!);
+        const rho = Array.from({length: n}, (_, i) => rhos[(5 * i) % 6]!);
+        const eps = Array.from({length: n}, (_, i) => epss[(3 * i) % 5]!);
+        const weights = randomInputs(n, 41 + n, -1, 1);
+        const biasScale = withBias ? Array.from({length: out}, (_, j) => f32([0.01, 3, 0.5][j % 3]!)) : null;
+        const g = 0.7;
+        const before = fusedVarianceCalls();
+        const got = runCase([...shape], mu, rho, weights, g, {...MIXTURE, eps}, biasScale);
+        expect(fusedVarianceCalls()).toBeGreaterThan(before);
+        const {sigma, s, t, dsigT} = varianceReference(out, rho, weights, biasScale);
+        expectNear('s', got.s, s, 4 * ULP);
+        expectNear('t', got.t, t, 24 * ULP, 2 ** -140);
+        const w = mu.map((a, i) => a + sigma[i]! * eps[i]!);
+        const refs = w.map((x) => mixture64(x, MIXTURE.pi, MIXTURE.scale1, MIXTURE.scale2));
+        const terms = w.map((_, i) => [-0.5 * eps[i]! * eps[i]!, -Math.log(sigma[i]!), -HALF_LOG_TWO_PI, -refs[i]!.value]);
+        const kl = terms.reduce((acc, u) => acc + u[0]! + u[1]! + u[2]! + u[3]!, 0);
+        // The float32 w (8 ulps) moves log p by |∂ log p/∂w|·δw; each term's own rounding 16 ulps of its size.
+        const klTol = terms.reduce((acc, u, i) => acc + 16 * ULP * u.reduce((x, v) => x + Math.abs(v), 0) +
+            Math.abs(refs[i]!.grad) * 8 * ULP * (Math.abs(mu[i]!) + sigma[i]! * Math.abs(eps[i]!)), 0);
+        expectNear('kl', [got.kl!], [kl], 2 * ULP, klTol);
+        // a = −g·∂ log p/∂w; dμ = a; dρ = (W·2σ/s² + a·ε − g/σ)·sigmoid(ρ).
+        const sMag = (x: number): number => Math.abs(x) * (1 / MIXTURE.scale1 ** 2 + 1 / MIXTURE.scale2 ** 2);
+        const a = refs.map((r) => -g * r.grad);
+        const aTol = w.map((x, i) => g * (16 * ULP * sMag(x) + sMag(8 * ULP * (Math.abs(mu[i]!) + sigma[i]! * Math.abs(eps[i]!)))) + 1e-30);
+        expectNear('dμ', got.dmu, a, 0, aTol);
+        const sig = rho.map(sigmoid64);
+        expectNear('dρ', got.drho, a.map((v, i) => (dsigT[i]! + v * eps[i]! - g / sigma[i]!) * sig[i]!), 0,
+            a.map((v, i) => (aTol[i]! * Math.abs(eps[i]!) + 32 * ULP * (Math.abs(dsigT[i]!) + Math.abs(v * eps[i]!) + g / sigma[i]!)) * sig[i]! + 1e-30));
+        if (withBias) expect(got.dbias).toEqual(new Array(out).fill(0));
       });
 
   it('gradients agree with central differences of the float64 terms (s held, as the op defines it)', () => {
@@ -266,7 +340,8 @@ describe('localVarianceTerms: fused on wasm = the tfjs ops (wasm with the fast k
     disableFastWasmKernels();
   });
 
-  it.each([[[64, 10], {loc: 0, scale: 1}, true], [[3, 3, 4, 8], {loc: 0.1, scale: 0.5}, false], [[31, 6], null, true]] as const)(
+  it.each([[[64, 10], {loc: 0, scale: 1}, true], [[3, 3, 4, 8], {loc: 0.1, scale: 0.5}, false], [[31, 6], null, true],
+    [[257, 130], {loc: 0, scale: 0.3}, false], [[40, 12], 'mixture', true], [[2, 3, 2, 5], 'mixture', false]] as const)(
       'random inputs, kernel %p, prior %p, Bayesian bias %p (float32 rounding)', async (shape, prior, withBias) => {
         const n = shape.reduce((a: number, b: number) => a * b, 1);
         const out = shape[shape.length - 1]!;
@@ -274,25 +349,110 @@ describe('localVarianceTerms: fused on wasm = the tfjs ops (wasm with the fast k
         const rho = randomInputs(n, 22, -8, 2);
         const weights = randomInputs(n, 23, -1, 1);
         const bias = withBias ? randomInputs(out, 24, 0.01, 0.4) : null;
+        const testPrior: TestPrior = prior === 'mixture' ? {pi: 0.5, scale1: 1, scale2: 0.01, eps: randomInputs(n, 25, -2.5, 2.5)} : prior;
         const runs: Record<string, Case> = {};
+        const g = 0.6;
         for (const setup of ['cpu', 'wasm-off', 'wasm-fused'] as const) {
           await useBackend(setup === 'cpu' ? 'cpu' : 'wasm');
           if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
           const before = fusedVarianceCalls();
-          runs[setup] = runCase([...shape], mu, rho, weights, 0.6, prior, bias);
+          runs[setup] = runCase([...shape], mu, rho, weights, g, testPrior, bias);
           expect(fusedVarianceCalls() - before).toBe(setup === 'wasm-fused' ? 2 : 0);
         }
         const fused = runs['wasm-fused']!;
+        // dρ sums terms that can cancel, each proportional to σ or 1/σ: the backends' σ (each within a few
+        // ulps) move it by up to 16 ulps of the terms' magnitude M = |W·2σ/s²| + g·(σ/s_p² + 1/σ) (+ |a·ε|).
+        const ref = varianceReference(out, rho, weights, bias);
+        const mag = ref.sigma.map((v, i) => {
+          let m = Math.abs(ref.dsigT[i]!);
+          if (testPrior !== null && 'eps' in testPrior) {
+            const w = mu[i]! + v * testPrior.eps[i]!;
+            m += g / v + Math.abs(g * mixture64(w, testPrior.pi, testPrior.scale1, testPrior.scale2).grad * testPrior.eps[i]!);
+          } else if (testPrior !== null) {
+            m += g * (v / testPrior.scale ** 2 + 1 / v);
+          }
+          return m * sigmoid64(rho[i]!);
+        });
         for (const other of ['cpu', 'wasm-off']) {
           const b = runs[other]!;
           expectNear(`t vs ${other}`, fused.t, b.t, 1e-5, 1e-7);
           expectNear(`s vs ${other}`, fused.s, b.s, 1e-6);
           if (prior === null) expect(fused.kl).toBeNull(); else expectNear(`kl vs ${other}`, [fused.kl!], [b.kl!], 1e-5, 1e-4);
           expectNear(`dμ vs ${other}`, fused.dmu, b.dmu, 1e-5, 1e-7);
-          expectNear(`dρ vs ${other}`, fused.drho, b.drho, 1e-4, 1e-7);
+          expectNear(`dρ vs ${other}`, fused.drho, b.drho, 1e-4, mag.map((m) => 16 * ULP * m + 1e-7));
           if (withBias) expectNear(`dσ_b vs ${other}`, fused.dbias!, b.dbias!, 0);
         }
       });
+});
+
+describe('localOutputSample: y = m + (√v·s)·ζ as one op', () => {
+  afterAll(() => {
+    disableFastWasmKernels();
+  });
+
+  /** y and the gradients of Σ y ⊙ W in m, v and ζ. */
+  function outputCase(shape: number[], m: number[], v: number[], s: number[], z: number[], weights: number[]) {
+    return tf.tidy(() => {
+      const [tm, tv, tz, tw] = [m, v, z, weights].map((a) => tf.tensor(a, shape));
+      const ts = tf.tensor1d(s);
+      const loss = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(localOutputSample(a, b, ts, c), tw)) as tf.Scalar;
+      const [dm, dv, dz] = tf.grads(loss)([tm!, tv!, tz!]);
+      return {y: Array.from(localOutputSample(tm!, tv!, ts, tz!).dataSync()), dm: Array.from(dm!.dataSync()),
+        dv: Array.from(dv!.dataSync()), dz: Array.from(dz!.dataSync())};
+    });
+  }
+
+  it.each([[[5, 6], true], [[2, 3, 3, 4], true], [[4, 3], false]] as const)(
+      'shape %p (fused %p): values and gradients against float64, including v = 0 (gradient 0) and v = 1e30', async (shape, fused) => {
+        await useBackend('wasm');
+        expect(enableFastWasmKernels()).toBe(true);
+        const n = shape.reduce((a: number, b: number) => a * b, 1);
+        const out = shape[shape.length - 1]!;
+        const m = randomInputs(n, 31, -2, 2);
+        // The first row all zeros (an all-zero input without a Bayesian bias), one variance of 1e30.
+        const v = randomInputs(n, 32, 0, 3).map((x, i) => (i < out ? 0 : i === n - 1 ? 1e30 : x));
+        const s = randomInputs(out, 33, 1e-3, 5);
+        const z = randomInputs(n, 34, -3, 3);
+        const weights = randomInputs(n, 35, -1, 1);
+        const before = fusedOutputCalls();
+        const got = outputCase([...shape], m, v, s, z, weights);
+        expect(fusedOutputCalls() - before).toBe(fused ? 2 : 0);
+        const root = v.map(Math.sqrt);
+        // A square root, two products and a sum: 4 ulps of the terms' magnitudes.
+        expectNear('y', got.y, m.map((a, i) => a + root[i]! * s[i % out]! * z[i]!), 0,
+            m.map((a, i) => 4 * ULP * (Math.abs(a) + Math.abs(root[i]! * s[i % out]! * z[i]!))));
+        expectNear('dm', got.dm, weights, 0);
+        expectNear('dv', got.dv, v.map((x, i) => (x > 0 ? weights[i]! * z[i]! * s[i % out]! / (2 * root[i]!) : 0)), 6 * ULP, 2 ** -140);
+        expectNear('dζ', got.dz, v.map((_, i) => weights[i]! * root[i]! * s[i % out]!), 6 * ULP);
+        for (const x of [...got.y, ...got.dm, ...got.dv, ...got.dz]) expect(Number.isFinite(x)).toBe(true);
+      });
+
+  it('fused = the tfjs ops (fast kernels off, and cpu); leaks no tensors', async () => {
+    const shape = [9, 10];
+    const m = randomInputs(90, 41, -2, 2);
+    const v = randomInputs(90, 42, 0, 3).map((x, i) => (i < 10 ? 0 : x));
+    const s = randomInputs(10, 43, 0.1, 2);
+    const z = randomInputs(90, 44, -3, 3);
+    const w = randomInputs(90, 45, -1, 1);
+    const runs: Record<string, ReturnType<typeof outputCase>> = {};
+    for (const setup of ['cpu', 'wasm-off', 'wasm-fused'] as const) {
+      await useBackend(setup === 'cpu' ? 'cpu' : 'wasm');
+      if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
+      runs[setup] = outputCase(shape, m, v, s, z, w);
+    }
+    for (const other of ['cpu', 'wasm-off']) {
+      for (const key of ['y', 'dm', 'dv', 'dz'] as const) expectNear(`${key} vs ${other}`, runs['wasm-fused']![key], runs[other]![key], 1e-6, 1e-7);
+    }
+    const [tm, tv, tz] = [m, v, z].map((a) => tf.tensor(a, shape));
+    const ts = tf.tensor1d(s);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(localOutputSample(a, b, ts, tz!)) as tf.Scalar)([tm!, tv!]);
+    });
+    localOutputSample(tm!, tv!, ts, tz!).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([tm!, tv!, tz!, ts]);
+  });
 });
 
 type Model = 'dense'|'conv';
@@ -355,10 +515,12 @@ describe('Bayesian layers with local reparameterization take the fused terms', (
           if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
           const before = fusedVarianceCalls();
           const samples = fusedSampleCalls();
+          const outputs = fusedOutputCalls();
           runs[setup] = seededStep(kind, bayesianBias, prior);
-          // Both layers' kernels take the fused op only there (the mixture's divergence from the fused sample op).
+          // Both layers' kernel terms (the mixture's divergence too) and outputs take the fused ops only there.
           expect(fusedVarianceCalls() - before).toBe(setup === 'wasm-fused' ? 2 : 0);
-          expect(fusedSampleCalls() - samples).toBe(setup === 'wasm-fused' && prior === 'scaleMixture' ? 2 : 0);
+          expect(fusedOutputCalls() - outputs).toBe(setup === 'wasm-fused' ? 2 : 0);
+          expect(fusedSampleCalls() - samples).toBe(0);
         }
         const fused = runs['wasm-fused']!;
         for (const other of setups.filter((n) => n !== 'wasm-fused')) {
@@ -391,10 +553,9 @@ describe('Bayesian layers with local reparameterization take the fused terms', (
       tf.dispose(model.predict(x) as tf.Tensor);
       tf.dispose(model.apply(x, {training: true}) as tf.Tensor);
     }
-    // Two layers × (a step, a prediction, a training application) × 3; the mixture's divergence (and its
-    // draw) only where a divergence is recorded: the steps and the training applications, not the predictions.
+    // Two layers × (a step, a prediction, a training application) × 3, the mixture's divergence in the same op.
     expect(fusedVarianceCalls() - calls).toBe(18);
-    expect(fusedSampleCalls() - samples).toBe(6);
+    expect(fusedSampleCalls() - samples).toBe(0);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, y]);
     model.dispose();

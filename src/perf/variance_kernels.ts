@@ -25,6 +25,12 @@ interface Exports {
       out: number, g: number, m: number, c: number): void;
   local_variance(rho: number, bias: number, t: number, s: number, sigma: number, sgm: number, rows: number, out: number, floor: number): void;
   local_variance_grad(dt: number, sigma: number, sgm: number, s: number, drho: number, rows: number, out: number): void;
+  local_variance_mixture(mu: number, rho: number, eps: number, bias: number, t: number, s: number, sigma: number, sgm: number,
+      rows: number, out: number, floor: number, cw: number, kp: number, offset: number, root: number, bound: number, kq: number): number;
+  local_variance_mixture_grad(dt: number, mu: number, eps: number, sigma: number, sgm: number, s: number, dmu: number, drho: number,
+      rows: number, out: number, g: number, cw: number, offset: number, root: number, bound: number): void;
+  local_output(mean: number, v: number, s: number, zeta: number, y: number, rows: number, out: number): void;
+  local_output_grad(dy: number, v: number, s: number, zeta: number, dv: number, rows: number, out: number): void;
 }
 
 /** The parts of tfjs's wasm backend used here (public methods of its `BackendWasm`). */
@@ -46,6 +52,30 @@ export interface LocalVariance {
   sigmoid: tf.Tensor;
 }
 
+/** A Gaussian prior `N(m, 1/c²)` with `ls = log(1/c)`. */
+export interface NormalPassPrior {
+  kind: 'normal';
+  m: number;
+  c: number;
+  ls: number;
+}
+
+/**
+ * The scale mixture's one-draw Monte Carlo divergence at `w = μ + σ·ε` (`eps`
+ * `[rows, out]`): its `mixtureLogProb` constants (`MixturePassParams` of
+ * `posterior_kernels.ts`) and `kq = ½ log 2π`.
+ */
+export interface MixturePassPrior {
+  kind: 'mixture';
+  eps: tf.Tensor;
+  cw: number;
+  k: number;
+  offset: number;
+  root: number;
+  bound: number;
+  kq: number;
+}
+
 /**
  * The fused passes. `mu`, `rho` and `dt` are float32 `[rows, out]` with `out ≥ 4`,
  * `biasScale` and `s` float32 `[out]`; σ = softplus(ρ) + floor throughout.
@@ -53,18 +83,27 @@ export interface LocalVariance {
 export interface VarianceKernels {
   /**
    * `s_j = max(σ_b,j, max_i σ_ij)` (1 where not positive; σ_b left out when null),
-   * `t = (σ/s)²` and `Σ KL(N(μ, σ²) ‖ N(m, s_p²))` (float64) with `c = 1/s_p`,
-   * `ls = log s_p`; without `prior` (and `mu`) no KL.
+   * `t = (σ/s)²` and the divergence's sum (float64): `Σ KL(N(μ, σ²) ‖ N(m, s_p²))`
+   * for a normal prior (`c = 1/s_p`, `ls = log s_p`), or the scale mixture's
+   * `Σ [log q(w) − log p(w)]` at `w = μ + σ·ε`; without `prior` (and `mu`) none.
+   * `floor` ≥ 2⁻¹²⁶ (σ is then a normal float, whose logarithms the KL sums
+   * through exponents and mantissa products).
    */
   localVariance(mu: tf.Tensor|null, rho: tf.Tensor, biasScale: tf.Tensor|null, floor: number,
-      prior: {m: number, c: number, ls: number}|null): LocalVariance;
+      prior: NormalPassPrior|MixturePassPrior|null): LocalVariance;
   /**
-   * `[dμ, dρ]` from t's gradient `dt` and the KL's `g`, with the forward's σ and
-   * sigmoid(ρ): `dρ = (dt·2(σ/s)/s + g·(σc² − 1/σ))·sigmoid(ρ)`, `dμ = g·(μ − m)c²`;
-   * without `prior` only dρ (of the t term) and `dμ` null.
+   * `[dμ, dρ]` from t's gradient `dt` and the divergence's `g`, with the forward's σ
+   * and sigmoid(ρ): for a normal prior `dρ = (dt·2(σ/s)/s + g·(σc² − 1/σ))·sigmoid(ρ)`,
+   * `dμ = g·(μ − m)c²`; for the mixture, with `a = −g·∂ log p/∂w`,
+   * `dρ = (dt·2(σ/s)/s + (a·ε − g/σ))·sigmoid(ρ)`, `dμ = a`; without `prior` only
+   * dρ (of the t term) and `dμ` null.
    */
   localVarianceGrad(dt: tf.Tensor, mu: tf.Tensor|null, sigma: tf.Tensor, sigmoid: tf.Tensor, s: tf.Tensor, g: number,
-      prior: {m: number, c: number}|null): [tf.Tensor|null, tf.Tensor];
+      prior: NormalPassPrior|MixturePassPrior|null): [tf.Tensor|null, tf.Tensor];
+  /** The output `y = m + (√v·s)·ζ` for `mean`, `v`, `zeta` of one shape `[…, out]` and `s` `[out]`. */
+  localOutput(mean: tf.Tensor, v: tf.Tensor, s: tf.Tensor, zeta: tf.Tensor): tf.Tensor;
+  /** Its gradient in v: `((dy·ζ)·s)/(√v·2)` where √v > 0, else 0. */
+  localOutputGrad(dy: tf.Tensor, v: tf.Tensor, s: tf.Tensor, zeta: tf.Tensor): tf.Tensor;
 }
 
 const bound = new WeakMap<object, VarianceKernels|null>();
@@ -122,8 +161,13 @@ function instantiate(backend: WasmBackendLike): VarianceKernels|null {
       const bias = biasScale === null ? 0 : at(biasScale);
       let kl = 0;
       if (prior !== null && mu !== null) {
-        kl = x.local_variance_kl(at(mu), at(rho), bias, at(t), at(s), at(sigma), at(sigmoid), rows, out,
-            f(floor), f(prior.m), f(prior.c), f(prior.ls));
+        if (prior.kind === 'normal') {
+          kl = x.local_variance_kl(at(mu), at(rho), bias, at(t), at(s), at(sigma), at(sigmoid), rows, out,
+              f(floor), f(prior.m), f(prior.c), f(prior.ls));
+        } else {
+          kl = x.local_variance_mixture(at(mu), at(rho), at(prior.eps), bias, at(t), at(s), at(sigma), at(sigmoid), rows, out,
+              f(floor), f(prior.cw), f(prior.k), f(prior.offset), f(prior.root), f(prior.bound), f(prior.kq));
+        }
       } else {
         x.local_variance(at(rho), bias, at(t), at(s), at(sigma), at(sigmoid), rows, out, f(floor));
       }
@@ -134,11 +178,28 @@ function instantiate(backend: WasmBackendLike): VarianceKernels|null {
       const drho = make([rows, out]);
       if (prior !== null && mu !== null) {
         const dmu = make([rows, out]);
-        x.local_variance_kl_grad(at(dt), at(mu), at(sigma), at(sigmoid), at(s), at(dmu), at(drho), rows, out, f(g), f(prior.m), f(prior.c));
+        if (prior.kind === 'normal') {
+          x.local_variance_kl_grad(at(dt), at(mu), at(sigma), at(sigmoid), at(s), at(dmu), at(drho), rows, out, f(g), f(prior.m), f(prior.c));
+        } else {
+          x.local_variance_mixture_grad(at(dt), at(mu), at(prior.eps), at(sigma), at(sigmoid), at(s), at(dmu), at(drho), rows, out,
+              f(g), f(prior.cw), f(prior.offset), f(prior.root), f(prior.bound));
+        }
         return [wrap(dmu), wrap(drho)];
       }
       x.local_variance_grad(at(dt), at(sigma), at(sigmoid), at(s), at(drho), rows, out);
       return [null, wrap(drho)];
+    },
+    localOutput(mean, v, s, zeta) {
+      const out = v.shape[v.rank - 1]!;
+      const y = make(v.shape);
+      x.local_output(at(mean), at(v), at(s), at(zeta), at(y), v.size / out, out);
+      return wrap(y);
+    },
+    localOutputGrad(dy, v, s, zeta) {
+      const out = v.shape[v.rank - 1]!;
+      const dv = make(v.shape);
+      x.local_output_grad(at(dy), at(v), at(s), at(zeta), at(dv), v.size / out, out);
+      return wrap(dv);
     },
   };
 }

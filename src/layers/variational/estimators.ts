@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import {normalSampleFromNoise} from '../../distributions/normal';
 import {argumentError} from '../../util/validate';
-import {columnScale, LocalVarianceTerms, scaledSquare} from './fused_variance';
+import {columnScale, localOutputSample, LocalVarianceTerms, safeSqrt, scaledSquare} from './fused_variance';
 import type {LinearOp} from './linear_ops';
 
 /** The posterior of a linear layer's weights; scales already positive. */
@@ -77,33 +77,6 @@ export interface FlipoutNoise {
   /** r, ±1: `[batch, out]` (dense), `[batch, 1, 1, out]` (conv). */
   outputSigns: tf.Tensor;
 }
-
-/** `tf.customGrad` for a function of one tensor (its typing wants a variadic function). */
-function customGrad1(
-    f: (x: tf.Tensor, save: tf.GradSaveFunc) => {value: tf.Tensor, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[]}):
-    (x: tf.Tensor) => tf.Tensor {
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
-}
-
-/**
- * `sqrt(v)` for v ≥ 0 whose gradient is `dy/(2√v)` where v > 0 and 0 at
- * v = 0 (a pre-activation variance of 0: an all-zero input patch with a
- * deterministic bias), where autodiff would give `∞ · 0 = NaN`. The standard
- * deviation `sqrt(Σ x²σ²)` has derivative 0 in σ there, and 0 is the
- * symmetric subgradient of |x|·σ in x.
- */
-const safeSqrt = customGrad1((v: tf.Tensor, save: tf.GradSaveFunc) => {
-  const value = tf.sqrt(v);
-  save([value]);
-  return {
-    value,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [root] = saved;
-      const positive = tf.greater(root, 0);
-      return [tf.where(positive, tf.div(dy, tf.mul(2, tf.where(positive, root, tf.onesLike(root)))), tf.zerosLike(dy))];
-    },
-  };
-});
 
 function needBiasNoise(where: string, eps: tf.Tensor|null|undefined): tf.Tensor {
   if (eps == null) {
@@ -169,11 +142,12 @@ export function localReparameterizationOutput(
  * column scale s (in the caller's tidy).
  */
 function localReparameterizationWith(op: LinearOp, x: tf.Tensor, q: Pick<LinearPosterior, 'kernelLoc'|'biasLoc'|'biasScale'>,
-    t: tf.Tensor, s: tf.Tensor, noise: LocalReparameterizationNoise): tf.Tensor {
+    t: tf.Tensor, s: tf.Tensor, noise: LocalReparameterizationNoise, fused = false): tf.Tensor {
   const mean = meanOutput(op, x, q);
   let variance = op.apply(tf.square(x), t);
   if (hasBayesianBias(q)) variance = tf.add(variance, scaledSquare(q.biasScale, s));
-  // y = m + √v ⊙ ζ, a normal sample of the pre-activations.
+  // y = m + √v ⊙ ζ, a normal sample of the pre-activations (one fused op on wasm for the fused path).
+  if (fused) return localOutputSample(mean, variance, s, noise.output);
   return normalSampleFromNoise(mean, tf.mul(safeSqrt(variance), s), noise.output);
 }
 
@@ -304,7 +278,7 @@ registerEstimator('localReparameterization', {
     const {y, kl} = tf.tidy(() => {
       // (σ/s)², s and the kernel's divergence from one fused op (no σ tensor).
       const terms = q.kernelVarianceTerms(q.biasScale);
-      return {y: localReparameterizationWith(op, x, q, terms.scaledSquare, terms.scale, {output}), kl: terms.kl ?? undefined};
+      return {y: localReparameterizationWith(op, x, q, terms.scaledSquare, terms.scale, {output}, true), kl: terms.kl ?? undefined};
     });
     return {output: y, kernelEps: null, biasEps: null, kernelDivergence: kl as tf.Scalar|undefined};
   },

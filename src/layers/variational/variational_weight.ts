@@ -134,8 +134,7 @@ export class VariationalWeight {
     const mu = this.loc.read();
     const rho = this.untransformedScale.read();
     if (this.numberNormalPrior !== null) return fusedVarianceAvailable(mu, rho, null, this.numberNormalPrior);
-    return this.mixturePrior !== null && fusedVarianceAvailable(mu, rho, null, null) &&
-      fusedMixtureSampleAvailable(mu, rho, rho, this.mixturePrior);
+    return this.mixturePrior !== null && fusedVarianceAvailable(mu, rho, null, {mixture: this.mixturePrior, eps: rho});
   }
 
   /**
@@ -143,23 +142,20 @@ export class VariationalWeight {
    * divergence, `{scaledSquare: (σ/s)², scale: s, kl}` (`localVarianceTerms`;
    * s also over `biasScale`): the closed-form KL of a Gaussian prior from the
    * same fused op; for the scale mixture, when `draw` is given, the Monte Carlo
-   * estimate at `μ + σ ⊙ ε`, ε = `draw(shape)` (`mixtureSampleAndKL`, the
-   * draw the unfused divergence makes), else no divergence (kl null). Only
-   * where `canFuseVariance`.
+   * estimate at `μ + σ ⊙ ε` from the same op, ε = `draw(shape)` (the draw the
+   * unfused divergence makes), else no divergence (kl null). Only where
+   * `canFuseVariance`.
    */
   fusedVarianceTerms(biasScale: tf.Tensor|null, draw: ((shape: number[]) => tf.Tensor)|null): LocalVarianceTerms {
     if (this.untransformedScale !== null && this.numberNormalPrior !== null) {
       return localVarianceTerms(this.loc.read(), this.untransformedScale.read(), biasScale, this.numberNormalPrior);
     }
     if (this.untransformedScale !== null && this.mixturePrior !== null) {
-      const mu = this.loc.read();
-      const rho = this.untransformedScale.read();
-      const terms = localVarianceTerms(mu, rho, biasScale, null);
-      if (draw === null) return terms;
-      const eps = draw(this.shape);
-      const {sample, kl} = mixtureSampleAndKL(mu, rho, eps, this.mixturePrior);
-      tf.dispose([sample, eps]);
-      return {...terms, kl};
+      const eps = draw === null ? null : draw(this.shape);
+      const terms = localVarianceTerms(this.loc.read(), this.untransformedScale.read(), biasScale,
+          eps === null ? null : {mixture: this.mixturePrior, eps});
+      if (eps !== null) eps.dispose();
+      return terms;
     }
     throw new Error(`fusedVarianceTerms: the ${this.role}'s prior is neither a Gaussian prior with number parameters nor a scale mixture`);
   }
