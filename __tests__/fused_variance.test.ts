@@ -73,7 +73,7 @@ interface Case {
   dbias: number[]|null;
 }
 
-/** Values and the gradients of L = Σ t ⊙ W + γ·KL (with σ_b: + Σ (σ_b/s)²·W_b) for kernel inputs of `shape`. */
+/** Values and the gradients of L = Σ t ⊙ W − ½ Σ loc ⊙ W + γ·KL for kernel inputs of `shape`. */
 /** A Gaussian prior, a scale mixture with its Monte Carlo noise ε, or none. */
 type TestPrior = {loc: number, scale: number}|{pi: number, scale1: number, scale2: number, eps: number[]}|null;
 
@@ -90,19 +90,13 @@ function runCase(shape: number[], mu: number[], rho: number[], weights: number[]
       testPrior;
     const loss = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor|null) => {
       const terms = localVarianceTerms(a, b, c, prior);
-      const data = tf.sum(tf.mul(terms.scaledSquare, tw));
+      // μ's other use (the mean product in the layers) through `loc`: ∂/∂μ gains −½W.
+      const data = tf.add(tf.sum(tf.mul(terms.scaledSquare, tw)), tf.sum(tf.mul(terms.loc, tf.mul(tw, -0.5))));
       return (terms.kl === null ? data : tf.add(data, tf.mul(terms.kl, gamma))) as tf.Scalar;
     };
     const out = localVarianceTerms(tm, tr, tb, prior);
-    // Without a prior μ is not read (its gradient 0).
-    let grads: tf.Tensor[];
-    if (prior === null) {
-      grads = tb === null ? tf.grads((b: tf.Tensor) => loss(tm, b, null))([tr]) : tf.grads((b: tf.Tensor, c: tf.Tensor) => loss(tm, b, c))([tr, tb]);
-      grads.unshift(tf.zerosLike(tm));
-    } else {
-      grads = tb === null ? tf.grads((a: tf.Tensor, b: tf.Tensor) => loss(a, b, null))([tm, tr]) :
-        tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => loss(a, b, c))([tm, tr, tb]);
-    }
+    const grads = tb === null ? tf.grads((a: tf.Tensor, b: tf.Tensor) => loss(a, b, null))([tm, tr]) :
+      tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => loss(a, b, c))([tm, tr, tb]);
     result = {
       t: Array.from(out.scaledSquare.dataSync()), s: Array.from(out.scale.dataSync()),
       kl: out.kl === null ? null : out.kl.dataSync()[0]!,
@@ -129,7 +123,7 @@ function reference(out: number, mu: number[], rho: number[], weights: number[], 
   return {
     sigma, s, t, terms, dsigT, dsigK,
     kl: terms.reduce((acc, u) => acc + u[0]! + u[1]! + u[2]! + u[3]!, 0),
-    dmu: mu.map((a) => g * (a - m) / (sp * sp)),
+    dmu: mu.map((a, i) => -0.5 * weights[i]! + g * (a - m) / (sp * sp)),
     drho: rho.map((r, i) => (dsigT[i]! + dsigK[i]!) * sigmoid64(r)),
   };
 }
@@ -203,7 +197,7 @@ describe('localVarianceTerms on wasm, fused: against float64', () => {
           const overflow = want.terms.some((u) => !Number.isFinite(f32(u[0]!)));
           if (overflow) expect(got.kl).toBe(Infinity); else expectNear('kl', [got.kl!], [want.kl], 2 * ULP, tol);
         }
-        expectNear('dμ', got.dmu, want.dmu, 4 * ULP, 2 ** -148);
+        expectNear('dμ', got.dmu, want.dmu, 4 * ULP, weights.map((w) => 4 * ULP * Math.abs(w) + 2 ** -148));
         // |dσ|'s magnitude; sigmoid's exp flushes below e^−87 = 1.65e-38 to 0: an absolute error below 1.65e-38·|dσ|.
         const g = prior === null ? 0 : gamma;
         const mag = want.dsigT.map((v, i) => Math.abs(v) + g * (want.sigma[i]! / (prior?.scale ?? 1) ** 2 + 1 / want.sigma[i]!));
@@ -245,7 +239,7 @@ describe('localVarianceTerms on wasm, fused: against float64', () => {
         const sMag = (x: number): number => Math.abs(x) * (1 / MIXTURE.scale1 ** 2 + 1 / MIXTURE.scale2 ** 2);
         const a = refs.map((r) => -g * r.grad);
         const aTol = w.map((x, i) => g * (16 * ULP * sMag(x) + sMag(8 * ULP * (Math.abs(mu[i]!) + sigma[i]! * Math.abs(eps[i]!)))) + 1e-30);
-        expectNear('dμ', got.dmu, a, 0, aTol);
+        expectNear('dμ', got.dmu, a.map((v, i) => v - 0.5 * weights[i]!), 0, aTol.map((t, i) => t + 4 * ULP * Math.abs(weights[i]!)));
         const sig = rho.map(sigmoid64);
         expectNear('dρ', got.drho, a.map((v, i) => (dsigT[i]! + v * eps[i]! - g / sigma[i]!) * sig[i]!), 0,
             a.map((v, i) => (aTol[i]! * Math.abs(eps[i]!) + 32 * ULP * (Math.abs(dsigT[i]!) + Math.abs(v * eps[i]!) + g / sigma[i]!)) * sig[i]! + 1e-30));
@@ -268,7 +262,7 @@ describe('localVarianceTerms on wasm, fused: against float64', () => {
         const sigma = softplus64(r[i]!) + SCALE_FLOOR;
         const ratio = sigma / prior.scale;
         const d = (m[i]! - prior.loc) / prior.scale;
-        total += weights[i]! * (sigma / s[i % 6]!) ** 2 + gamma * (0.5 * ratio * ratio - 0.5 + 0.5 * d * d - Math.log(sigma / prior.scale));
+        total += weights[i]! * (sigma / s[i % 6]!) ** 2 - 0.5 * weights[i]! * m[i]! + gamma * (0.5 * ratio * ratio - 0.5 + 0.5 * d * d - Math.log(sigma / prior.scale));
       }
       return total;
     };
@@ -298,7 +292,7 @@ describe('localVarianceTerms on wasm, fused: against float64', () => {
         })([mu, rho]);
       });
       const out = localVarianceTerms(mu, rho, null, prior);
-      tf.dispose([out.scaledSquare, out.scale]);
+      tf.dispose([out.scaledSquare, out.scale, out.loc]);
       if (out.kl !== null) out.kl.dispose();
     }
     expect(tf.memory().numTensors).toBe(before);

@@ -21,13 +21,13 @@ import {backendMemory, WasmModule} from './wasm_module';
 interface Exports {
   local_variance_kl(mu: number, rho: number, bias: number, t: number, s: number, sigma: number, sgm: number, rows: number, out: number,
       floor: number, m: number, c: number, ls: number): number;
-  local_variance_kl_grad(dt: number, mu: number, sigma: number, sgm: number, s: number, dmu: number, drho: number, rows: number,
+  local_variance_kl_grad(dt: number, dmm: number, mu: number, sigma: number, sgm: number, s: number, dmu: number, drho: number, rows: number,
       out: number, g: number, m: number, c: number): void;
   local_variance(rho: number, bias: number, t: number, s: number, sigma: number, sgm: number, rows: number, out: number, floor: number): void;
   local_variance_grad(dt: number, sigma: number, sgm: number, s: number, drho: number, rows: number, out: number): void;
   local_variance_mixture(mu: number, rho: number, eps: number, bias: number, t: number, s: number, sigma: number, sgm: number,
       rows: number, out: number, floor: number, cw: number, kp: number, offset: number, root: number, bound: number, kq: number): number;
-  local_variance_mixture_grad(dt: number, mu: number, eps: number, sigma: number, sgm: number, s: number, dmu: number, drho: number,
+  local_variance_mixture_grad(dt: number, dmm: number, mu: number, eps: number, sigma: number, sgm: number, s: number, dmu: number, drho: number,
       rows: number, out: number, g: number, cw: number, offset: number, root: number, bound: number): void;
   local_output(mean: number, v: number, s: number, zeta: number, y: number, rows: number, out: number): void;
   local_output_grad(dy: number, v: number, s: number, zeta: number, dv: number, rows: number, out: number): void;
@@ -92,13 +92,13 @@ export interface VarianceKernels {
   localVariance(mu: tf.Tensor|null, rho: tf.Tensor, biasScale: tf.Tensor|null, floor: number,
       prior: NormalPassPrior|MixturePassPrior|null): LocalVariance;
   /**
-   * `[dμ, dρ]` from t's gradient `dt` and the divergence's `g`, with the forward's σ
-   * and sigmoid(ρ): for a normal prior `dρ = (dt·2(σ/s)/s + g·(σc² − 1/σ))·sigmoid(ρ)`,
-   * `dμ = g·(μ − m)c²`; for the mixture, with `a = −g·∂ log p/∂w`,
-   * `dρ = (dt·2(σ/s)/s + (a·ε − g/σ))·sigmoid(ρ)`, `dμ = a`; without `prior` only
-   * dρ (of the t term) and `dμ` null.
+   * `[dμ, dρ]` from t's gradient `dt`, the divergence's `g` and `dm` (the gradient
+   * μ gets elsewhere, added in), with the forward's σ and sigmoid(ρ): for a normal
+   * prior `dρ = (dt·2(σ/s)/s + g·(σc² − 1/σ))·sigmoid(ρ)`, `dμ = dm + g·(μ − m)c²`;
+   * for the mixture, with `a = −g·∂ log p/∂w`, `dρ = (dt·2(σ/s)/s + (a·ε − g/σ))·sigmoid(ρ)`,
+   * `dμ = dm + a`; without `prior` only dρ (of the t term) and `dμ` null.
    */
-  localVarianceGrad(dt: tf.Tensor, mu: tf.Tensor|null, sigma: tf.Tensor, sigmoid: tf.Tensor, s: tf.Tensor, g: number,
+  localVarianceGrad(dt: tf.Tensor, dm: tf.Tensor|null, mu: tf.Tensor|null, sigma: tf.Tensor, sigmoid: tf.Tensor, s: tf.Tensor, g: number,
       prior: NormalPassPrior|MixturePassPrior|null): [tf.Tensor|null, tf.Tensor];
   /** The output `y = m + (√v·s)·ζ` for `mean`, `v`, `zeta` of one shape `[…, out]` and `s` `[out]`. */
   localOutput(mean: tf.Tensor, v: tf.Tensor, s: tf.Tensor, zeta: tf.Tensor): tf.Tensor;
@@ -173,15 +173,15 @@ function instantiate(backend: WasmBackendLike): VarianceKernels|null {
       }
       return {t: wrap(t), s: wrap(s), kl, sigma: wrap(sigma), sigmoid: wrap(sigmoid)};
     },
-    localVarianceGrad(dt, mu, sigma, sigmoid, s, g, prior) {
+    localVarianceGrad(dt, dm, mu, sigma, sigmoid, s, g, prior) {
       const [rows, out] = sigma.shape as [number, number];
       const drho = make([rows, out]);
       if (prior !== null && mu !== null) {
         const dmu = make([rows, out]);
         if (prior.kind === 'normal') {
-          x.local_variance_kl_grad(at(dt), at(mu), at(sigma), at(sigmoid), at(s), at(dmu), at(drho), rows, out, f(g), f(prior.m), f(prior.c));
+          x.local_variance_kl_grad(at(dt), at(dm!), at(mu), at(sigma), at(sigmoid), at(s), at(dmu), at(drho), rows, out, f(g), f(prior.m), f(prior.c));
         } else {
-          x.local_variance_mixture_grad(at(dt), at(mu), at(prior.eps), at(sigma), at(sigmoid), at(s), at(dmu), at(drho), rows, out,
+          x.local_variance_mixture_grad(at(dt), at(dm!), at(mu), at(prior.eps), at(sigma), at(sigmoid), at(s), at(dmu), at(drho), rows, out,
               f(g), f(prior.cw), f(prior.offset), f(prior.root), f(prior.bound));
         }
         return [wrap(dmu), wrap(drho)];

@@ -1,34 +1,51 @@
-;; Fused passes of local reparameterization's variance path (Kingma, Salimans &
-;; Welling 2015) for a kernel held as [rows, out] (out contiguous, out ≥ 4), run
-;; inside the memory of tfjs's wasm backend (pointers are byte offsets of
-;; tensors there; src/perf/variance_kernels.ts calls them):
+;; Fused passes of local reparameterization (Kingma, Salimans & Welling 2015) for
+;; a kernel held as [rows, out] (out contiguous, out ≥ 4), run inside the memory
+;; of tfjs's wasm backend (pointers are byte offsets of tensors there;
+;; src/perf/variance_kernels.ts calls them, src/layers/variational/fused_variance.ts
+;; registers each forward and its gradient as one op). σ = softplus(ρ) + floor
+;; (floor ≥ 2⁻¹²⁶, so σ is a normal float, ∞ or NaN), s_j = max(σ_b,j, max_i σ_ij)
+;; (1 where that is not positive), t = (σ/s)²: s keeps t ≤ 1, so σ up to 1e30
+;; does not overflow σ².
 ;;
-;;   local_variance_kl       σ = softplus(ρ) + floor, s_j = max(σ_b,j, max_i σ_ij) (1 where that is not
-;;                           positive), t = (σ/s)² written, Σ KL(N(μ, σ²) ‖ N(m, s_p²)) returned (float64),
-;;                           c = 1/s_p, ls = log s_p: kl = (r·(½r) − ½ + d·(½d)) − (log σ − ls), r = σc, d = (μ − m)c
-;;   local_variance_kl_grad  dρ = ((dt·(2t'))/s + (g·(σc)c − g/σ))·sigmoid(ρ), t' = σ/s, dμ = g·((μ − m)c)c
-;;   local_variance          σ, s and t alone (a prior without a closed-form KL)
-;;   local_variance_grad     dρ = ((dt·(2t'))/s)·sigmoid(ρ)
-;;   local_output            the output y = m + (√v·s)·ζ over [rows, out] (v the variance over s², rows the
-;;                           examples and positions)
-;;   local_output_grad       dv = ((dy·ζ)·s)/(√v·2) where √v > 0, else 0 (the square root's gradient at v = 0)
+;;   local_variance_kl            σ, sigmoid(ρ), s and t written, Σ KL(N(μ, σ²) ‖ N(m, s_p²)) returned
+;;                                (float64), c = 1/s_p, ls = log s_p: kl = (r·(½r) − ½ + d·(½d)) − (log σ − ls),
+;;                                r = σc, d = (μ − m)c
+;;   local_variance_kl_grad       dρ = ((dt·(2t'))/s + (g·(σc)c − g/σ))·sigmoid(ρ), t' = σ/s,
+;;                                dμ = dm + g·((μ − m)c)c, dm the gradient of μ's other use (the mean
+;;                                product), joined here instead of in a pass of its own
+;;   local_variance_mixture       the same with the scale mixture's one-draw Monte Carlo KL at w = μ + σ·ε:
+;;                                Σ [log q(w) − log p(w)], log q = −ε·(½ε) − log σ − kq, log p = (kp − z·(½z))
+;;                                + softplus(offset − u²), z = w·cw, u = clip(w, ±bound)·root
+;;   local_variance_mixture_grad  a = g·((w·cw)·cw + sigmoid(diff)·2u·root·[|w| ≤ bound, sigmoid(diff) ≥ 2⁻¹⁰⁰]),
+;;                                dμ = dm + a, dρ = ((dt·(2t'))/s + (a·ε − g/σ))·sigmoid(ρ)
+;;   local_variance               σ, sigmoid(ρ), s and t alone
+;;   local_variance_grad          dρ = ((dt·(2t'))/s)·sigmoid(ρ)
+;;   local_output                 the output y = m + (√v·s)·ζ over [rows, out] (v the variance over s²; rows
+;;                                the examples and positions)
+;;   local_output_grad            dv = ((dy·ζ)·s)/(√v·2) where √v > 0, else 0 (the square root's gradient at v = 0)
 ;;
-;; (src/layers/variational/fused_variance.ts registers them as one op.) The
-;; arithmetic is the tfjs path's, operation for operation: softplusScale,
-;; columnScale, scaledSquare and normalKL with their gradients; s keeps t ≤ 1
-;; so σ up to 1e30 does not overflow σ². The math blocks are those of
-;; posterior_kernels.wat (exp by Cody–Waite reduction and Cephes' polynomial,
-;; 0 below −87; log1p(t) = 2u·(1 + u²/3 + … + u¹⁴/15), u = t/(2 + t);
-;; softplus(x) = max(x, 0) + log1p(exp(−|x|)); sigmoid(x) = 1/(1 + e) for
-;; x ≥ 0, e/(1 + e) below, e = exp(−|x|); log by Cephes logf with subnormals
-;; scaled by 2²⁵), written out inside each loop.
+;; The arithmetic is the tfjs path's, operation for operation (softplusScale,
+;; columnScale, scaledSquare, normalKL, the scale mixture's logProb, safeSqrt,
+;; with their gradients), but for Σ log σ: each σ = m·2^e (m in [½, 1), exact),
+;; the exponents summed as integers and the mantissas multiplied into one
+;; product per lane renormalised to [½, 1) at each step, whose logarithm is
+;; taken once per row pair — one log per 2·out elements instead of one each,
+;; and the same float32 accuracy (a product's rounding, 2⁻²⁴ relative, is an
+;; absolute 2⁻²⁴ on its log). The backward passes read σ and sigmoid(ρ) as the
+;; forward wrote them (no exp). The math blocks are posterior_kernels.wat's
+;; (exp by Cody–Waite reduction and Cephes' polynomial, 0 below −87;
+;; log1p(t) = 2u·(1 + u²/3 + … + u¹⁴/15), u = t/(2 + t); softplus(x) =
+;; max(x, 0) + log1p(exp(−|x|)); sigmoid(x) = 1/(1 + e) for x ≥ 0, e/(1 + e)
+;; below, e = exp(−|x|); log by Cephes logf), written out inside each loop.
 ;;
-;; Loops run over the rows and, in each row, over the columns four at a time;
-;; when out is not a multiple of 4 a row's last vector starts at out − 4 and
-;; repeats lanes of the one before (idempotent writes; the KL leaves those
-;; lanes out), so no partial loads, no calls and no scalar code. Constants are
-;; immutable v128 globals (a splat inside a loop costs instructions per use);
-;; float operations are plain IEEE (no fused multiply-add).
+;; Loops run over pairs of rows (two independent chains per iteration: the
+;; polynomials' latency otherwise bounds the loop) and, in each row, over the
+;; columns four at a time; when out is not a multiple of 4 a row's last vector
+;; starts at out − 4 and repeats lanes of the one before, and an odd last row
+;; is paired with itself (idempotent writes; the sums leave those lanes out),
+;; so no partial loads, no calls and no scalar code. Constants are immutable
+;; v128 globals (a splat inside a loop costs instructions per use); float
+;; operations are plain IEEE (no fused multiply-add).
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
   (global $neg87 v128 (v128.const f32x4 -87.0 -87.0 -87.0 -87.0))
@@ -268,14 +285,14 @@
     ;; Σ kl = Σ (r·(½r) − ½ + d·(½d) + ls) − (Σ log Π m + ln 2·Σ e)
     (f64.sub (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))) (f64.add (f64.add (f64x2.extract_lane 0 (local.get $lacc)) (f64x2.extract_lane 1 (local.get $lacc))) (f64.mul (f64.const 0x1.62e42fefa39efp-1) (f64.convert_i32_s (i32.add (i32.add (i32x4.extract_lane 0 (local.get $eacc)) (i32x4.extract_lane 1 (local.get $eacc))) (i32.add (i32x4.extract_lane 2 (local.get $eacc)) (i32x4.extract_lane 3 (local.get $eacc)))))))))
 
-  (func (export "local_variance_kl_grad") (param $dt i32) (param $mu i32) (param $sigma i32) (param $sgm i32) (param $s i32) (param $dmu i32) (param $drho i32) (param $rows i32) (param $out i32) (param $g f32) (param $m f32) (param $c f32)
+  (func (export "local_variance_kl_grad") (param $dt i32) (param $dmm i32) (param $mu i32) (param $sigma i32) (param $sgm i32) (param $s i32) (param $dmu i32) (param $drho i32) (param $rows i32) (param $out i32) (param $g f32) (param $m f32) (param $c f32)
     (local $r i32) (local $p0 i32) (local $p1 i32) (local $pa i32) (local $pb i32) (local $q i32) (local $j i32) (local $jj i32) (local $last i32) (local $rowbytes i32) (local $hasb i32) (local $sv v128) (local $bmask v128) (local $in_dtA v128) (local $in_dtB v128) (local $sgA v128) (local $sgB v128) (local $sigA v128) (local $sigB v128) (local $tqA v128) (local $tqB v128) (local $gbA v128) (local $gbB v128) (local $Pg v128) (local $Pm v128) (local $Pc v128) (local $in_muA v128) (local $in_muB v128) (local $gaA v128) (local $gaB v128)
     (local.set $last (i32.sub (local.get $out) (i32.const 4)))
     (local.set $rowbytes (i32.shl (local.get $out) (i32.const 2)))
     (local.set $Pg (f32x4.splat (local.get $g)))
     (local.set $Pm (f32x4.splat (local.get $m)))
     (local.set $Pc (f32x4.splat (local.get $c)))
-    ;; one loop, two rows at a time: dρ = ((dt·(2t))/s + (g·(σc)c − g/σ))·sigmoid(ρ), t = σ/s, dμ = g·((μ − m)c)c (σ and sigmoid(ρ) as the forward wrote them)
+    ;; one loop, two rows at a time: dρ = ((dt·(2t))/s + (g·(σc)c − g/σ))·sigmoid(ρ), t = σ/s, dμ = dm + g·((μ − m)c)c (σ and sigmoid(ρ) as the forward wrote them)
     (local.set $r (i32.const 0))
     (local.set $p0 (i32.const 0))
     (block $grad_rows_done (loop $grad_rows
@@ -304,8 +321,8 @@
         (local.set $in_muB (v128.load (i32.add (local.get $mu) (local.get $pb))))
         (local.set $gbA (f32x4.add (local.get $gbA) (f32x4.sub (f32x4.mul (local.get $Pg) (f32x4.mul (f32x4.mul (local.get $sgA) (local.get $Pc)) (local.get $Pc))) (f32x4.div (local.get $Pg) (local.get $sgA)))))
         (local.set $gbB (f32x4.add (local.get $gbB) (f32x4.sub (f32x4.mul (local.get $Pg) (f32x4.mul (f32x4.mul (local.get $sgB) (local.get $Pc)) (local.get $Pc))) (f32x4.div (local.get $Pg) (local.get $sgB)))))
-        (local.set $gaA (f32x4.mul (local.get $Pg) (f32x4.mul (f32x4.mul (f32x4.sub (local.get $in_muA) (local.get $Pm)) (local.get $Pc)) (local.get $Pc))))
-        (local.set $gaB (f32x4.mul (local.get $Pg) (f32x4.mul (f32x4.mul (f32x4.sub (local.get $in_muB) (local.get $Pm)) (local.get $Pc)) (local.get $Pc))))
+        (local.set $gaA (f32x4.add (v128.load (i32.add (local.get $dmm) (local.get $pa))) (f32x4.mul (local.get $Pg) (f32x4.mul (f32x4.mul (f32x4.sub (local.get $in_muA) (local.get $Pm)) (local.get $Pc)) (local.get $Pc)))))
+        (local.set $gaB (f32x4.add (v128.load (i32.add (local.get $dmm) (local.get $pb))) (f32x4.mul (local.get $Pg) (f32x4.mul (f32x4.mul (f32x4.sub (local.get $in_muB) (local.get $Pm)) (local.get $Pc)) (local.get $Pc)))))
         (local.set $gbA (f32x4.mul (local.get $gbA) (local.get $sigA)))
         (local.set $gbB (f32x4.mul (local.get $gbB) (local.get $sigB)))
         (v128.store (i32.add (local.get $dmu) (local.get $pb)) (local.get $gaB))
@@ -731,7 +748,7 @@
     ;; Σ kl = Σ (−ε·(½ε) − kq − log p) − (Σ log Π m + ln 2·Σ e)
     (f64.sub (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))) (f64.add (f64.add (f64x2.extract_lane 0 (local.get $lacc)) (f64x2.extract_lane 1 (local.get $lacc))) (f64.mul (f64.const 0x1.62e42fefa39efp-1) (f64.convert_i32_s (i32.add (i32.add (i32x4.extract_lane 0 (local.get $eacc)) (i32x4.extract_lane 1 (local.get $eacc))) (i32.add (i32x4.extract_lane 2 (local.get $eacc)) (i32x4.extract_lane 3 (local.get $eacc)))))))))
 
-  (func (export "local_variance_mixture_grad") (param $dt i32) (param $mu i32) (param $eps i32) (param $sigma i32) (param $sgm i32) (param $s i32) (param $dmu i32) (param $drho i32) (param $rows i32) (param $out i32) (param $g f32) (param $cw f32) (param $offset f32) (param $root f32) (param $bound f32)
+  (func (export "local_variance_mixture_grad") (param $dt i32) (param $dmm i32) (param $mu i32) (param $eps i32) (param $sigma i32) (param $sgm i32) (param $s i32) (param $dmu i32) (param $drho i32) (param $rows i32) (param $out i32) (param $g f32) (param $cw f32) (param $offset f32) (param $root f32) (param $bound f32)
     (local $r i32) (local $p0 i32) (local $p1 i32) (local $pa i32) (local $pb i32) (local $q i32) (local $j i32) (local $jj i32) (local $last i32) (local $rowbytes i32) (local $hasb i32) (local $sv v128) (local $bmask v128) (local $Pg v128) (local $Pcw v128) (local $Poffset v128) (local $Proot v128) (local $Pbound v128) (local $Pnb v128) (local $in_dtA v128) (local $in_dtB v128) (local $sgA v128) (local $sgB v128) (local $sigA v128) (local $sigB v128) (local $tqA v128) (local $tqB v128) (local $gbA v128) (local $gbB v128) (local $in_muA v128) (local $in_muB v128) (local $in_epsA v128) (local $in_epsB v128) (local $wA v128) (local $wB v128) (local $uA v128) (local $uB v128) (local $diffA v128) (local $diffB v128) (local $zA v128) (local $zB v128) (local $insideA v128) (local $insideB v128) (local $minvA v128) (local $minvB v128) (local $msigA v128) (local $msigB v128) (local $aA v128) (local $aB v128) (local $mpe_validA v128) (local $mpe_validB v128) (local $mpe_yA v128) (local $mpe_yB v128) (local $mpe_kbitsA v128) (local $mpe_kbitsB v128) (local $mpe_kA v128) (local $mpe_kB v128) (local $mpe_rA v128) (local $mpe_rB v128) (local $mpe_pA v128) (local $mpe_pB v128) (local $mp_tA v128) (local $mp_tB v128)
     (local.set $last (i32.sub (local.get $out) (i32.const 4)))
     (local.set $rowbytes (i32.shl (local.get $out) (i32.const 2)))
@@ -818,8 +835,8 @@
         (local.set $gbB (f32x4.add (local.get $gbB) (f32x4.sub (f32x4.mul (local.get $aB) (local.get $in_epsB)) (f32x4.div (local.get $Pg) (local.get $sgB)))))
         (local.set $gbA (f32x4.mul (local.get $gbA) (local.get $sigA)))
         (local.set $gbB (f32x4.mul (local.get $gbB) (local.get $sigB)))
-        (v128.store (i32.add (local.get $dmu) (local.get $pb)) (local.get $aB))
-        (v128.store (i32.add (local.get $dmu) (local.get $pa)) (local.get $aA))
+        (v128.store (i32.add (local.get $dmu) (local.get $pb)) (f32x4.add (v128.load (i32.add (local.get $dmm) (local.get $pb))) (local.get $aB)))
+        (v128.store (i32.add (local.get $dmu) (local.get $pa)) (f32x4.add (v128.load (i32.add (local.get $dmm) (local.get $pa))) (local.get $aA)))
         (v128.store (i32.add (local.get $drho) (local.get $pb)) (local.get $gbB))
         (v128.store (i32.add (local.get $drho) (local.get $pa)) (local.get $gbA))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))

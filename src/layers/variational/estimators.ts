@@ -278,7 +278,9 @@ registerEstimator('localReparameterization', {
     const {y, kl} = tf.tidy(() => {
       // (σ/s)², s and the kernel's divergence from one fused op (no σ tensor).
       const terms = q.kernelVarianceTerms(q.biasScale);
-      return {y: localReparameterizationWith(op, x, q, terms.scaledSquare, terms.scale, {output}, true), kl: terms.kl ?? undefined};
+      // The mean product through the op's μ (its gradient joins the divergence's in one pass).
+      const y = localReparameterizationWith(op, x, {...q, kernelLoc: terms.loc}, terms.scaledSquare, terms.scale, {output}, true);
+      return {y, kl: terms.kl ?? undefined};
     });
     return {output: y, kernelEps: null, biasEps: null, kernelDivergence: kl as tf.Scalar|undefined};
   },

@@ -96,8 +96,14 @@ export interface LocalVarianceTerms {
   scaledSquare: tf.Tensor;
   /** s, `[out]` (no gradient). */
   scale: tf.Tensor;
-  /** `Σ KL(N(μ, σ²) ‖ N(m, s_p²))`, or null without a prior. */
+  /** The divergence's sum, or null without a prior. */
   kl: tf.Scalar|null;
+  /**
+   * μ again (the same values, a new tensor), for the mean product `op(x, μ)`: on
+   * the fused path with a prior an output of the op, so that the product's gradient in μ joins the
+   * divergence's in the op's backward pass (no pass of its own to add them).
+   */
+  loc: tf.Tensor;
 }
 
 /**
@@ -184,11 +190,11 @@ function unfused(mu: tf.Tensor, rho: tf.Tensor, biasScale: tf.Tensor|null, prior
     }
     return terms;
   });
-  return {scaledSquare: t!, scale: s!, kl: kl === undefined ? null : kl as tf.Scalar};
+  return {scaledSquare: t!, scale: s!, kl: kl === undefined ? null : kl as tf.Scalar, loc: tf.clone(mu)};
 }
 
 /**
- * `{scaledSquare: (σ/s)², scale: s, kl}` for the kernel's μ and ρ (one shape,
+ * `{scaledSquare: (σ/s)², scale: s, kl, loc}` for the kernel's μ and ρ (one shape,
  * the output channels last), σ = 10⁻⁵ + softplus(ρ), s each output channel's
  * largest scale (with `biasScale` σ_b `[out]` when the bias is Bayesian), and
  * `kl` the divergence of `prior`: `Σ KL(N(μ, σ²) ‖ N(m, s_p²))` for a Gaussian
@@ -213,20 +219,20 @@ export function localVarianceTerms(
     throw new Error(`localVarianceTerms: expected the mixture's eps of the kernel's shape [${rho.shape}]. Received: [${prior.eps.shape}]`);
   }
   if (!fusable(mu, rho, biasScale, prior)) return unfused(mu, rho, biasScale, prior);
-  const [t, s, kl] = tf.tidy(() => {
+  const [t, s, kl, loc] = tf.tidy(() => {
     const shape = rows2d(rho.shape);
     const eps2 = isMixture(prior) ? tf.reshape(prior.eps, shape) : null;
     const terms = fusedTerms(prior === null ? null : tf.reshape(mu, shape), tf.reshape(rho, shape), biasScale, passPrior(prior, eps2), eps2);
     const t = tf.reshape(terms[0]!, rho.shape);
-    return prior === null ? [t, terms[1]!] : [t, terms[1]!, terms[2]!];
+    return prior === null ? [t, terms[1]!] : [t, terms[1]!, terms[2]!, tf.reshape(terms[3]!, rho.shape)];
   });
-  return {scaledSquare: t!, scale: s!, kl: kl === undefined ? null : kl as tf.Scalar};
+  return {scaledSquare: t!, scale: s!, kl: kl === undefined ? null : kl as tf.Scalar, loc: loc ?? tf.clone(mu)};
 }
 
 /**
- * The op on the `[rows, out]` views: `[t, s, kl]`, one node on the tape
- * (inputs μ and, for the mixture, ε — only with a prior —, ρ and σ_b; σ_b's
- * gradient zero). The backward runs the passes of the forward's backend even
+ * The op on the `[rows, out]` views: `[t, s, kl, μ]` (`[t, s, kl]` without a
+ * prior), one node on the tape (inputs μ and, for the mixture, ε — only with a
+ * prior —, ρ and σ_b; σ_b's gradient zero). The backward runs the passes of the forward's backend even
  * if the fast kernels were switched off in between.
  */
 function fusedTerms(mu: tf.Tensor|null, rho: tf.Tensor, biasScale: tf.Tensor|null,
@@ -249,10 +255,11 @@ function fusedTerms(mu: tf.Tensor|null, rho: tf.Tensor, biasScale: tf.Tensor|nul
       if (eps !== null) keep.push(eps);
       save(keep);
       tf.dispose([r.sigma, r.sigmoid]);
-      return [r.t, r.s, tf.scalar(r.kl)];
+      // With μ an input, μ again as an output (zero-copy) for the mean product.
+      return mu === null ? [r.t, r.s, tf.scalar(r.kl)] : [r.t, r.s, tf.scalar(r.kl), tf.clone(mu)];
     },
     backwardsFunc: (dys, saved) => {
-      const [dt, , dkl] = dys as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const [dt, , dkl, dm] = dys as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor|undefined];
       const [sSigma, sSigmoid, sS, sMu, sEps] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor|undefined, tf.Tensor|undefined];
       if (tf.engine().backend !== backend || dt.dtype !== 'float32' || !tf.util.arraysEqual(dt.shape, rho.shape)) {
         throw new Error(`the fused local-reparameterization terms' gradient must be float32 of shape [${rho.shape}] on its backend. ` +
@@ -260,11 +267,11 @@ function fusedTerms(mu: tf.Tensor|null, rho: tf.Tensor, biasScale: tf.Tensor|nul
       }
       const g = fusedPrior === null ? 0 : dkl.dataSync()[0]!;
       const pass = fusedPrior !== null && fusedPrior.kind === 'mixture' ? {...fusedPrior, eps: sEps!} : fusedPrior;
-      const [dmu, drho] = kernels.localVarianceGrad(dt, sMu ?? null, sSigma, sSigmoid, sS, g, pass);
+      const [dmu, drho] = kernels.localVarianceGrad(dt, dm ?? null, sMu ?? null, sSigma, sSigmoid, sS, g, pass);
       const grads: Record<string, () => tf.Tensor> = {rho: () => drho};
       if (dmu !== null) grads['mu'] = () => dmu;
-      // ∂/∂ε = a·σ − g·ε with a = −g·∂ log p/∂w = dμ (rarely needed: the noise is no variable).
-      if (sEps !== undefined) grads['eps'] = () => tf.sub(tf.mul(dmu!, sSigma), tf.mul(sEps, g));
+      // ∂/∂ε = a·σ − g·ε with a = −g·∂ log p/∂w = dμ − dm (rarely needed: the noise is no variable).
+      if (sEps !== undefined) grads['eps'] = () => tf.sub(tf.mul(tf.sub(dmu!, dm!), sSigma), tf.mul(sEps, g));
       if (biasScale !== null) grads['biasScale'] = () => tf.zerosLike(biasScale);
       return grads;
     },
