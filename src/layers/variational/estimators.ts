@@ -43,9 +43,10 @@ export interface FusedLinearPosterior {
   /** `{sample: μ + σ ⊙ ε (centered: σ ⊙ ε), kl: Σ KL(q(w_i) ‖ p(w_i))}` for the kernel's noise ε. */
   kernelSample(eps: tf.Tensor, centered: boolean): {sample: tf.Tensor, kl: tf.Scalar};
   /**
-   * Local reparameterization's kernel terms `{scaledSquare: (σ/s)², scale: s, kl}`
+   * Local reparameterization's kernel terms `{scaledSquare: (σ/s)², scale: s, kl, loc}`
    * (`localVarianceTerms` in `fused_variance.ts`: s over the kernel's scales and
-   * `biasScale`), with the kernel's divergence when the layer records one.
+   * `biasScale`; `loc` μ for the mean product), with the kernel's divergence
+   * when the layer records one.
    */
   kernelVarianceTerms(biasScale: tf.Tensor|null): LocalVarianceTerms;
   biasLoc: tf.Tensor|null;

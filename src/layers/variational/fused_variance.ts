@@ -5,25 +5,30 @@
  *
  *     s_j = max(σ_b,j, max_i σ_ij)   (1 where that is not positive; σ_b only with a Bayesian bias),
  *     t = (σ/s)²,
- *     KL = Σ_i KL(N(μ_i, σ_i²) ‖ N(m, s_p²))   (a Gaussian prior with number parameters),
+ *     KL = Σ_i KL(N(μ_i, σ_i²) ‖ N(m, s_p²))        (a Gaussian prior with number parameters), or
+ *     KL ≈ Σ_i [log q(w_i) − log p(w_i)], w = μ + σ ⊙ ε   (the scale mixture, one Monte Carlo draw),
  *
  * which `localReparameterizationOutput` (`estimators.ts`) turns into the
  * output's variance `s²·(op(x², t) + (σ_b/s)²)`; s is a rescaling the result
  * does not depend on (its gradient is zero), there so that σ² cannot
  * overflow float32. On tfjs's wasm backend with the fast kernels on, the
- * forward is two SIMD passes (σ, the column maxima and the KL; then t) and
- * the backward one (`local_variance_kl_grad` in `src/perf/variance_kernels.wat`),
+ * forward is two SIMD passes (σ, sigmoid(ρ), the column maxima and the KL;
+ * then t) and the backward one (`src/perf/variance_kernels.wat`),
  *
- *     dρ = (dt·2(σ/s)/s + g·(σ/s_p² − 1/σ))·sigmoid(ρ),   dμ = g·(μ − m)/s_p²,
+ *     dρ = (dt·2(σ/s)/s + g·(σ/s_p² − 1/σ))·sigmoid(ρ),   dμ = dm + g·(μ − m)/s_p²
  *
- * where the tfjs path takes about twenty (softplus, max, the scaled square
- * and its custom gradient, normalKL and its sum, and the sums joining the
- * gradients). Without a prior (`prior` null: the scale mixture, whose Monte
- * Carlo divergence comes from `mixtureSampleAndKL`) only t and s. Elsewhere —
+ * (the mixture: `a = −g·∂ log p/∂w`, `dρ = (dt·2(σ/s)/s + a·ε − g/σ)·sigmoid(ρ)`,
+ * `dμ = dm + a`), with `dm` the gradient of the mean product `op(x, μ)`, which
+ * takes μ from the op (`loc`) so that the two join in that pass; the tfjs
+ * path takes about twenty passes (softplus, max, the scaled square and its
+ * custom gradient, the divergence and its sum, and the sums joining the
+ * gradients). `localOutputSample` is the output `m + (√v·s) ⊙ ζ` as one more
+ * op (one pass each way where the tfjs ops take about twelve). Elsewhere —
  * other backends, the fast kernels off, prior parameters outside the fused
  * range, other dtypes, fewer than 4 output channels — the same arithmetic
  * runs as tfjs ops (`softplusScale`, `columnScale`, `scaledSquare`,
- * `normalKL`, `tf.sum`), which is also what the Bayesian layers ran before.
+ * `normalKL` or `divergenceOf`'s Monte Carlo terms, `tf.sum`, `safeSqrt`),
+ * which is also what the Bayesian layers ran before.
  */
 import * as tf from '@tensorflow/tfjs-core';
 

@@ -126,8 +126,7 @@ export class VariationalWeight {
    * Whether `fusedVarianceTerms` runs fused passes for this tensor (the
    * kernel): a Gaussian prior with number parameters (as bound) or the scale
    * mixture with one Monte Carlo draw, and the variance passes available for μ
-   * and ρ (wasm, fast kernels on, at least 4 output channels; for the mixture
-   * also `mixtureSampleAndKL`'s).
+   * and ρ (wasm, fast kernels on, at least 4 output channels).
    */
   get canFuseVariance(): boolean {
     if (this.untransformedScale === null) return false;
@@ -139,8 +138,8 @@ export class VariationalWeight {
 
   /**
    * Local reparameterization's terms of this tensor (the kernel) and its
-   * divergence, `{scaledSquare: (σ/s)², scale: s, kl}` (`localVarianceTerms`;
-   * s also over `biasScale`): the closed-form KL of a Gaussian prior from the
+   * divergence, `{scaledSquare: (σ/s)², scale: s, kl, loc}` (`localVarianceTerms`;
+   * s also over `biasScale`; `loc` μ for the mean product): the closed-form KL of a Gaussian prior from the
    * same fused op; for the scale mixture, when `draw` is given, the Monte Carlo
    * estimate at `μ + σ ⊙ ε` from the same op, ε = `draw(shape)` (the draw the
    * unfused divergence makes), else no divergence (kl null). Only where
