@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import {normalSampleFromNoise} from '../../distributions/normal';
 import {argumentError} from '../../util/validate';
+import {columnScale, localOutputSample, LocalVarianceTerms, safeSqrt, scaledSquare} from './fused_variance';
 import type {LinearOp} from './linear_ops';
 
 /** The posterior of a linear layer's weights; scales already positive. */
@@ -45,6 +46,13 @@ export interface FusedLinearPosterior {
    * gradient then joins the op's backward pass instead of a separate addition).
    */
   kernelSample(eps: tf.Tensor, centered: boolean): {sample: tf.Tensor, kl: tf.Scalar, loc?: tf.Tensor};
+  /**
+   * Local reparameterization's kernel terms `{scaledSquare: (σ/s)², scale: s, kl, loc}`
+   * (`localVarianceTerms` in `fused_variance.ts`: s over the kernel's scales and
+   * `biasScale`; `loc` μ for the mean product), with the kernel's divergence
+   * when the layer records one.
+   */
+  kernelVarianceTerms(biasScale: tf.Tensor|null): LocalVarianceTerms;
   biasLoc: tf.Tensor|null;
   biasScale: tf.Tensor|null;
 }
@@ -74,64 +82,6 @@ export interface FlipoutNoise {
   /** r, ±1: `[batch, out]` (dense), `[batch, 1, 1, out]` (conv). */
   outputSigns: tf.Tensor;
 }
-
-/** `tf.customGrad` for a function of one tensor (its typing wants a variadic function). */
-function customGrad1(
-    f: (x: tf.Tensor, save: tf.GradSaveFunc) => {value: tf.Tensor, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[]}):
-    (x: tf.Tensor) => tf.Tensor {
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
-}
-
-/**
- * `sqrt(v)` for v ≥ 0 whose gradient is `dy/(2√v)` where v > 0 and 0 at
- * v = 0 (a pre-activation variance of 0: an all-zero input patch with a
- * deterministic bias), where autodiff would give `∞ · 0 = NaN`. The standard
- * deviation `sqrt(Σ x²σ²)` has derivative 0 in σ there, and 0 is the
- * symmetric subgradient of |x|·σ in x.
- */
-const safeSqrt = customGrad1((v: tf.Tensor, save: tf.GradSaveFunc) => {
-  const value = tf.sqrt(v);
-  save([value]);
-  return {
-    value,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [root] = saved;
-      const positive = tf.greater(root, 0);
-      return [tf.where(positive, tf.div(dy, tf.mul(2, tf.where(positive, root, tf.onesLike(root)))), tf.zerosLike(dy))];
-    },
-  };
-});
-
-/**
- * Each output channel's largest entry of a positive `[rows, out]` tensor,
- * `[out]` (1 for an all-zero column), with a zero gradient: a rescaling
- * factor the result does not depend on (see `localReparameterizationOutput`).
- */
-const columnScale = customGrad1((t: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([t]);
-  const m = tf.max(t, 0);
-  return {value: tf.where(tf.greater(m, 0), m, tf.onesLike(m)), gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => [tf.zerosLike(saved[0])]};
-});
-
-/**
- * `(σ/s)²` for σ > 0 and a per-output-channel s (broadcast over the rows)
- * with σ's gradient `(dy·2(σ/s))/s` — the ops autodiff forms through
- * `tf.square(tf.div(σ, s))` — and a zero gradient for s. s is `columnScale`'s
- * output, whose own gradient is zero, so the result is the same; but tfjs's
- * Div gradient would form `−dy·σ/s²` over the whole kernel and sum it over the
- * rows (four passes per step) only for that zero to discard it.
- */
-const scaledSquare = tf.customGrad(((sigma: tf.Tensor, s: tf.Tensor, save: tf.GradSaveFunc) => {
-  const t = tf.div(sigma, s);
-  save([t, s]);
-  return {
-    value: tf.square(t),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [st, ss] = saved;
-      return [tf.div(tf.mul(dy, tf.mul(st, 2)), ss), tf.zerosLike(ss)];
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as (sigma: tf.Tensor, s: tf.Tensor) => tf.Tensor;
 
 function needBiasNoise(where: string, eps: tf.Tensor|null|undefined): tf.Tensor {
   if (eps == null) {
@@ -185,15 +135,25 @@ function reparameterizationWith(op: LinearOp, x: tf.Tensor, w: tf.Tensor,
 export function localReparameterizationOutput(
     op: LinearOp, x: tf.Tensor, q: LinearPosterior, noise: LocalReparameterizationNoise): tf.Tensor {
   return tf.tidy(() => {
-    const mean = meanOutput(op, x, q);
-    const out = q.kernelScale.shape[q.kernelScale.rank - 1];
+    const out = q.kernelScale.shape[q.kernelScale.rank - 1]!;
     const kernelRows = tf.reshape(q.kernelScale, [-1, out]);
     const s = columnScale(hasBayesianBias(q) ? tf.concat([kernelRows, tf.reshape(q.biasScale, [1, out])], 0) : kernelRows);
-    let variance = op.apply(tf.square(x), scaledSquare(q.kernelScale, s));
-    if (hasBayesianBias(q)) variance = tf.add(variance, scaledSquare(q.biasScale, s));
-    // y = m + √v ⊙ ζ, a normal sample of the pre-activations.
-    return normalSampleFromNoise(mean, tf.mul(safeSqrt(variance), s), noise.output);
+    return localReparameterizationWith(op, x, q, scaledSquare(q.kernelScale, s), s, noise);
   });
+}
+
+/**
+ * `m + s·√(op(x², t) + (σ_b/s)²) ⊙ ζ` for the kernel's `t = (σ/s)²` and the
+ * column scale s (in the caller's tidy).
+ */
+function localReparameterizationWith(op: LinearOp, x: tf.Tensor, q: Pick<LinearPosterior, 'kernelLoc'|'biasLoc'|'biasScale'>,
+    t: tf.Tensor, s: tf.Tensor, noise: LocalReparameterizationNoise, fused = false): tf.Tensor {
+  const mean = meanOutput(op, x, q);
+  let variance = op.apply(tf.square(x), t);
+  if (hasBayesianBias(q)) variance = tf.add(variance, scaledSquare(q.biasScale, s));
+  // y = m + √v ⊙ ζ, a normal sample of the pre-activations (one fused op on wasm for the fused path).
+  if (fused) return localOutputSample(mean, variance, s, noise.output);
+  return normalSampleFromNoise(mean, tf.mul(safeSqrt(variance), s), noise.output);
 }
 
 /**
@@ -248,10 +208,14 @@ export interface EstimatorStrategy {
   sample(op: LinearOp, x: tf.Tensor, q: LinearPosterior, source: NoiseSource): EstimatorSample;
   /**
    * The same draws and output with the kernel's sample and divergence from
-   * `q.kernelSample` (estimators that sample the kernel's weights), returning
-   * the divergence as `kernelDivergence`.
+   * `q.kernelSample` (estimators that sample the kernel's weights) or its
+   * variance terms and divergence from `q.kernelVarianceTerms` (local
+   * reparameterization, `fusedKernel: 'variance'`), returning the divergence
+   * as `kernelDivergence`.
    */
   sampleFused?(op: LinearOp, x: tf.Tensor, q: FusedLinearPosterior, source: NoiseSource): EstimatorSample;
+  /** Which fused kernel op `sampleFused` calls: `'sample'` (default) or `'variance'`. */
+  fusedKernel?: 'sample'|'variance';
 }
 
 /** `[batch, 1, …, 1, channels]` of rank `rank`: one sign per example and channel, broadcast over positions. */
@@ -309,9 +273,21 @@ registerEstimator('reparameterization', {
 });
 
 registerEstimator('localReparameterization', {
+  fusedKernel: 'variance',
   sample(op, x, q, source) {
     const output = source.normal(op.outputShape(x.shape, q.kernelLoc.shape));
     return {output: localReparameterizationOutput(op, x, q, {output}), kernelEps: null, biasEps: null};
+  },
+  sampleFused(op, x, q, source) {
+    const output = source.normal(op.outputShape(x.shape, q.kernelLoc.shape));
+    const {y, kl} = tf.tidy(() => {
+      // (σ/s)², s and the kernel's divergence from one fused op (no σ tensor).
+      const terms = q.kernelVarianceTerms(q.biasScale);
+      // The mean product through the op's μ (its gradient joins the divergence's in one pass).
+      const y = localReparameterizationWith(op, x, {...q, kernelLoc: terms.loc}, terms.scaledSquare, terms.scale, {output}, true);
+      return {y, kl: terms.kl ?? undefined};
+    });
+    return {output: y, kernelEps: null, biasEps: null, kernelDivergence: kl as tf.Scalar|undefined};
   },
 });
 

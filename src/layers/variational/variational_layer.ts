@@ -250,12 +250,16 @@ export abstract class VariationalLinearLayer extends DivergenceLayer {
     }
     const strategy = getEstimator(this.estimator);
     const kernelWeight = this.builtKernel();
-    if (!(!training && this.mode === 'mean') && strategy.sampleFused !== undefined && kernelWeight.canFuseSample) {
-      // The kernel's sample and its closed-form divergence from one fused op (no σ tensor), the same draws.
+    const canFuse = strategy.sampleFused !== undefined &&
+      (strategy.fusedKernel === 'variance' ? kernelWeight.canFuseVariance : kernelWeight.canFuseSample);
+    if (!(!training && this.mode === 'mean') && canFuse) {
+      // The kernel's sample (or variance terms) and its divergence from one fused op (no σ tensor), the same draws.
       const bias = this.biasWeight === null ? null : this.biasWeight.read();
-      const sample = strategy.sampleFused(op, x, {
+      const sample = strategy.sampleFused!(op, x, {
         kernelLoc: kernelWeight.readLoc(),
         kernelSample: (eps, centered) => kernelWeight.fusedSample(eps, centered),
+        // A Monte Carlo divergence draws its noise only when it is recorded (as the unfused path).
+        kernelVarianceTerms: (biasScale) => kernelWeight.fusedVarianceTerms(biasScale, key === null ? null : this.noiseSource.normal),
         biasLoc: bias === null ? null : bias.loc, biasScale: bias === null ? null : bias.scale,
       }, this.noiseSource);
       if (key !== null) {

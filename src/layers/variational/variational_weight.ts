@@ -18,6 +18,7 @@ import type {Initializer, LayerVariable} from '../../util/tfjs_types';
 import {
   fusedMixtureSampleAvailable, fusedSampleAvailable, mixtureSampleAndKL, normalSampleAndKL, NumberNormalPrior, SampleAndDivergence,
 } from './fused_sample';
+import {fusedVarianceAvailable, LocalVarianceTerms, localVarianceTerms} from './fused_variance';
 
 /** Adds one float32 weight to the layer that owns the tensor. */
 export type AddLayerWeight = (name: string, shape: number[], initializer: Initializer, trainable: boolean) => LayerVariable;
@@ -120,6 +121,43 @@ export class VariationalWeight {
       return mixtureSampleAndKL(this.loc.read(), this.untransformedScale.read(), eps, this.mixturePrior, centered, centered);
     }
     throw new Error(`fusedSample: the ${this.role}'s prior is neither a Gaussian prior with number parameters nor a scale mixture`);
+  }
+
+  /**
+   * Whether `fusedVarianceTerms` runs fused passes for this tensor (the
+   * kernel): a Gaussian prior with number parameters (as bound) or the scale
+   * mixture with one Monte Carlo draw, and the variance passes available for μ
+   * and ρ (wasm, fast kernels on, at least 4 output channels).
+   */
+  get canFuseVariance(): boolean {
+    if (this.untransformedScale === null) return false;
+    const mu = this.loc.read();
+    const rho = this.untransformedScale.read();
+    if (this.numberNormalPrior !== null) return fusedVarianceAvailable(mu, rho, null, this.numberNormalPrior);
+    return this.mixturePrior !== null && fusedVarianceAvailable(mu, rho, null, {mixture: this.mixturePrior, eps: rho});
+  }
+
+  /**
+   * Local reparameterization's terms of this tensor (the kernel) and its
+   * divergence, `{scaledSquare: (σ/s)², scale: s, kl, loc}` (`localVarianceTerms`;
+   * s also over `biasScale`; `loc` μ for the mean product): the closed-form KL of a Gaussian prior from the
+   * same fused op; for the scale mixture, when `draw` is given, the Monte Carlo
+   * estimate at `μ + σ ⊙ ε` from the same op, ε = `draw(shape)` (the draw the
+   * unfused divergence makes), else no divergence (kl null). Only where
+   * `canFuseVariance`.
+   */
+  fusedVarianceTerms(biasScale: tf.Tensor|null, draw: ((shape: number[]) => tf.Tensor)|null): LocalVarianceTerms {
+    if (this.untransformedScale !== null && this.numberNormalPrior !== null) {
+      return localVarianceTerms(this.loc.read(), this.untransformedScale.read(), biasScale, this.numberNormalPrior);
+    }
+    if (this.untransformedScale !== null && this.mixturePrior !== null) {
+      const eps = draw === null ? null : draw(this.shape);
+      const terms = localVarianceTerms(this.loc.read(), this.untransformedScale.read(), biasScale,
+          eps === null ? null : {mixture: this.mixturePrior, eps});
+      if (eps !== null) eps.dispose();
+      return terms;
+    }
+    throw new Error(`fusedVarianceTerms: the ${this.role}'s prior is neither a Gaussian prior with number parameters nor a scale mixture`);
   }
 
   /** μ alone (a new tensor in the caller's scope), for the posterior mean's output. */
