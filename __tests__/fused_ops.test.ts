@@ -11,6 +11,8 @@
  * (src/layers/variational/fused_sample.ts, Gaussian and scale-mixture priors):
  * float64 references, the tfjs ops, finite differences, leaks, shape errors,
  * and seeded layers giving the same outputs, losses and gradients fused and not.
+ * And flipout's sign products (src/layers/variational/fused_flipout.ts): equal
+ * to tf.mul and tf.add bit for bit, fused only where they should be, no leak.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -19,6 +21,7 @@ import {NODE_BACKENDS, useBackend} from './helpers/backends';
 import {values as uniformValues} from './helpers/random';
 import {HALF_LOG_TWO_PI, normalKL, normalLogProbOfNoise, SCALE_FLOOR, softplusScale} from '../src/distributions/normal';
 import {bayesianDense} from '../src/layers/bayesian_dense';
+import {addFlipped, flipSigns, fusedSignProductCalls} from '../src/layers/variational/fused_flipout';
 import {fusedSampleCalls, mixtureSampleAndKL, normalSampleAndKL} from '../src/layers/variational/fused_sample';
 import '../src/priors';
 import {disableFastWasmKernels, enableFastWasmKernels} from '../src/perf';
@@ -754,4 +757,63 @@ describe('BayesianDense takes the fused sample and divergence for the Gaussian a
           for (const name of Object.keys(b.grads)) expectNear(`${name} vs ${other}`, fused.grads[name], b.grads[name], 1e-4, 1e-6);
         }
       });
+});
+
+// ------------------------------------------------------------ flipout's sign products
+
+describe('flipSigns and addFlipped: flipout\'s sign products as single fused passes on wasm', () => {
+  afterAll(() => {
+    disableFastWasmKernels();
+  });
+
+  /** Values and gradients (Σ out ⊙ dy) of x ⊙ s and m + p ⊙ r, as plain arrays. */
+  function signCase(shape: number[], signShape: number[], seed: number) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const signSize = signShape.reduce((a, b) => a * b, 1);
+    const signs = randomInputs(signSize, seed, -1, 1).map((v) => (v < 0 ? -1 : 1));
+    return tf.tidy(() => {
+      const [x, m, p, dy] = [1, 2, 3, 4].map((k) => tf.tensor(randomInputs(size, seed + k, -3, 3), shape));
+      const s = tf.tensor(signs, signShape);
+      const flipped = flipSigns(x, s);
+      const added = addFlipped(m, p, s);
+      const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(flipSigns(a, s), dy)))(x);
+      const [dm, dp] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(addFlipped(a, b, s), dy)))([m, p]);
+      return [flipped, added, dx, dm, dp].map((t) => Array.from(t.dataSync()));
+    });
+  }
+
+  it('equal tf.mul and tf.add bit for bit (values and gradients); fused from 4 elements, tfjs ops below and for broadcast signs', async () => {
+    await useBackend('wasm');
+    const cases: Array<[number[], number[], boolean]> = [
+      [[1, 3], [1, 3], false], [[1, 4], [1, 4], true], [[3, 5], [3, 5], true], [[7, 9], [7, 9], true], [[256, 784], [256, 784], true],
+      [[2, 3, 3, 5], [2, 1, 1, 5], false],  // a convolution's signs, broadcast over positions
+    ];
+    for (const [shape, signShape, fused] of cases) {
+      disableFastWasmKernels();
+      const want = signCase(shape, signShape, shape[0] + shape[1]);
+      expect(enableFastWasmKernels()).toBe(true);
+      const before = fusedSignProductCalls();
+      const got = signCase(shape, signShape, shape[0] + shape[1]);
+      expect(fusedSignProductCalls() - before).toBe(fused ? 4 : 0);
+      for (let k = 0; k < want.length; k++) expect(got[k]).toEqual(want[k]);
+    }
+  });
+
+  it('leak no tensors, keep nothing outside a tape, and refuse a gradient for the signs', async () => {
+    await useBackend('wasm');
+    expect(enableFastWasmKernels()).toBe(true);
+    const [x, s, dy] = [randomInputs(40, 1, -1, 1), randomInputs(40, 2, -1, 1).map(Math.sign), randomInputs(40, 3, -1, 1)]
+        .map((v) => tf.tensor2d(v, [5, 8]));
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      tf.grad((a: tf.Tensor) => tf.sum(tf.mul(flipSigns(a, s), dy)))(x);
+      tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(addFlipped(a, b, s), dy)))([x, dy]);
+    });
+    const plain = flipSigns(x, s);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    plain.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => tf.grad((r: tf.Tensor) => tf.sum(flipSigns(x, r)))(s)).toThrow('flipout\'s sign products treat their signs as constants');
+    tf.dispose([x, s, dy]);
+  });
 });

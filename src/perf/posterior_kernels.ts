@@ -31,6 +31,8 @@ interface Exports {
       centered: number, m: number, c: number, save: number): [number, number, number];
   sample_mixture_kl(mu: number, rho: number, eps: number, out: number, a: number, s: number, t: number, n: number, floor: number,
       centered: number, cw: number, kp: number, offset: number, root: number, bound: number, kq: number, save: number): [number, number, number];
+  mul(a: number, b: number, out: number, n: number): void;
+  mul_add(m: number, p: number, r: number, out: number, n: number): void;
   sample_kl_grad(dw: number, a: number, e: number, t: number, base: number, dmu: number, drho: number, n: number,
       withBase: number, g: number): void;
 }
@@ -43,7 +45,7 @@ interface WasmBackendLike {
 }
 
 /** The fused passes; every tensor argument is float32 and of one shape (the first one's). */
-export interface PosteriorKernels {
+export interface PosteriorKernels extends SignProductKernels {
   /** `softplus(ρ) + floor`. */
   softplusScale(rho: tf.Tensor, floor: number): tf.Tensor;
   /** `dy · sigmoid(x)`. */
@@ -83,6 +85,14 @@ export interface PosteriorKernels {
    * σ·ε, `base` (the gradient of a pass-through of μ) or none.
    */
   sampleKLGrad(dw: tf.Tensor, factors: tf.Tensor[], centered: boolean, g: number, base?: tf.Tensor): [tf.Tensor, tf.Tensor];
+}
+
+/** Flipout's sign products; tensors of one shape with at least 4 elements. */
+export interface SignProductKernels {
+  /** `a ⊙ b` (as tfjs's Multiply, bit for bit). */
+  mul(a: tf.Tensor, b: tf.Tensor): tf.Tensor;
+  /** `m + p ⊙ r` (as tfjs's Multiply then Add, bit for bit). */
+  mulAdd(m: tf.Tensor, p: tf.Tensor, r: tf.Tensor): tf.Tensor;
 }
 
 /** A fused sample pass's results: the sample, the divergence's sum, and the gradient's factors when asked for. */
@@ -143,9 +153,9 @@ export function posteriorKernels(...tensors: tf.Tensor[]): PosteriorKernels|null
 /** The smallest tensor the fused sample passes take (four vectors per iteration, the last ones overlapping those before). */
 export const FUSED_SAMPLE_MIN_SIZE = 16;
 
-function checkFusedSize(t: tf.Tensor): void {
-  if (t.size < FUSED_SAMPLE_MIN_SIZE) {
-    throw new Error(`the fused sample passes need at least ${FUSED_SAMPLE_MIN_SIZE} elements. Received: ${t.size}`);
+function checkFusedSize(t: tf.Tensor, min = FUSED_SAMPLE_MIN_SIZE): void {
+  if (t.size < min) {
+    throw new Error(`the fused passes need at least ${min} elements. Received: ${t.size}`);
   }
 }
 
@@ -226,8 +236,20 @@ function instantiate(backend: WasmBackendLike): PosteriorKernels|null {
       const kl = terms - (exponent * Math.LN2 + Math.log(mantissa));
       return {sample: wrap(out), kl, factors: factors === null ? null : factors.map(wrap)};
     },
+    mul(a, b) {
+      checkFusedSize(a, 4);
+      const out = make(a.shape);
+      x.mul(at(a), at(b), at(out), a.size);
+      return wrap(out);
+    },
+    mulAdd(m, p, r) {
+      checkFusedSize(m, 4);
+      const out = make(m.shape);
+      x.mul_add(at(m), at(p), at(r), at(out), m.size);
+      return wrap(out);
+    },
     sampleKLGrad(dw, [a, e, t], centered, g, base) {
-      checkFusedSize(dw);
+      checkFusedSize(dw, 4);
       const dmu = make(dw.shape);
       const drho = make(dw.shape);
       const b = centered ? base : dw;

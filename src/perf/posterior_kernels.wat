@@ -1056,4 +1056,31 @@
         (v128.store (i32.add (local.get $drho) (local.get $o)) (f32x4.add (f32x4.mul (local.get $in_dw) (v128.load (i32.add (local.get $ps) (local.get $o)))) (f32x4.mul (local.get $Pg) (v128.load (i32.add (local.get $pt) (local.get $o))))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br_if $next (i32.lt_u (local.get $i) (local.get $n))))))
+
+  ;; Flipout's sign products (src/layers/variational/fused_flipout.ts), n ≥ 4, the last vector overlapping
+  ;; the one before (the outputs are not inputs, so its lanes are written again with the same values):
+  ;;   mul       out = a·b                 (x ⊙ s, and the gradients dy ⊙ s)
+  ;;   mul_add   out = m + p·r             (the output μ-part + perturbation ⊙ r, as tfjs's mul then add)
+  (func (export "mul") (param $a i32) (param $b i32) (param $out i32) (param $n i32)
+    (local $i i32) (local $j i32) (local $o i32) (local $last i32)
+    (local.set $last (i32.sub (local.get $n) (i32.const 4)))
+    (loop $next
+      (local.set $j (select (local.get $i) (local.get $last) (i32.lt_u (local.get $i) (local.get $last))))
+      (local.set $o (i32.shl (local.get $j) (i32.const 2)))
+      (v128.store (i32.add (local.get $out) (local.get $o))
+        (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $o))) (v128.load (i32.add (local.get $b) (local.get $o)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br_if $next (i32.lt_u (local.get $i) (local.get $n)))))
+
+  (func (export "mul_add") (param $m i32) (param $p i32) (param $r i32) (param $out i32) (param $n i32)
+    (local $i i32) (local $j i32) (local $o i32) (local $last i32)
+    (local.set $last (i32.sub (local.get $n) (i32.const 4)))
+    (loop $next
+      (local.set $j (select (local.get $i) (local.get $last) (i32.lt_u (local.get $i) (local.get $last))))
+      (local.set $o (i32.shl (local.get $j) (i32.const 2)))
+      (v128.store (i32.add (local.get $out) (local.get $o))
+        (f32x4.add (v128.load (i32.add (local.get $m) (local.get $o)))
+          (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $o))) (v128.load (i32.add (local.get $r) (local.get $o))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br_if $next (i32.lt_u (local.get $i) (local.get $n)))))
 )
