@@ -8,7 +8,8 @@
  * layer's per-example signs). With the fast kernels on and at least 4
  * elements, each is one SIMD pass each way (`mul` and `mul_add` in
  * `src/perf/posterior_kernels.wat`) where tfjs's Multiply (and Add) take
- * one call each and, on wasm, copy every input they save for the gradient;
+ * one call each and, on wasm, copy every input they save for the gradient
+ * (here the signs are kept as they are: `runTapeOp`);
  * the values are bit for bit those of `tf.mul` and `tf.add`. Elsewhere —
  * other backends, the kernels off, signs broadcast over positions (the
  * convolution's `[batch, 1, 1, channels]`), other dtypes — they are those
@@ -18,16 +19,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import {posteriorKernels, SignProductKernels} from '../../perf/posterior_kernels';
-
-interface EngineInternals {
-  isTapeOn(): boolean;
-  state: {activeTape: Array<{outputs: tf.Tensor[], saved: tf.Tensor[]}>|null};
-  runKernelFunc(params: {
-    forwardFunc: () => tf.Tensor,
-    backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => Record<string, () => tf.Tensor>,
-    inputs: Record<string, tf.Tensor>,
-  }): tf.Tensor;
-}
+import {runTapeOp} from '../../perf/tape_op';
 
 /** The smallest tensor the sign passes take (their last vector overlaps the one before). */
 const MIN_SIZE = 4;
@@ -48,36 +40,12 @@ const constantSigns = (): tf.Tensor => {
       'with the fast wasm kernels off (disableFastWasmKernels) the tfjs ops give it');
 };
 
-/**
- * One tape node computing `forward()` whose backward pass gets the signs
- * (kept without a copy: a reshape shares their data; the engine disposes it
- * with the node's other saved tensors after the backward pass).
- */
+/** One tape node computing `forward()` whose backward pass gets the signs (a reshape: their data, no copy). */
 function signOp(inputs: Record<string, tf.Tensor>, signs: tf.Tensor, forward: () => tf.Tensor,
     backward: (dy: tf.Tensor, signs: tf.Tensor) => Record<string, () => tf.Tensor>): tf.Tensor {
-  const engine = tf.engine() as unknown as EngineInternals;
-  const taping = engine.isTapeOn();
   calls++;
-  let kept: tf.Tensor|null = null;
-  const out = engine.runKernelFunc({
-    forwardFunc: () => {
-      // Made inside the op, so the tape does not record the reshape.
-      if (taping) kept = tf.keep(tf.reshape(signs, signs.shape));
-      return forward();
-    },
-    backwardsFunc: (dy, saved) => backward(dy, saved[0]),
-    inputs,
-  });
-  if (kept !== null) {
-    const tape = engine.state.activeTape;
-    const node = tape === null ? undefined : tape[tape.length - 1];
-    if (node === undefined || node.outputs[0] !== out) {
-      tf.dispose(kept);
-      throw new Error('flipout\'s sign product could not find its node on the gradient tape');
-    }
-    node.saved.push(kept);
-  }
-  return out;
+  return runTapeOp(inputs, (taping) => ({outputs: [forward()], kept: taping ? [tf.reshape(signs, signs.shape)] : []}),
+      (dys, kept) => backward(dys[0], kept[0]))[0];
 }
 
 /** `x ⊙ s` for ±1 signs s (see the module's comment). */

@@ -38,6 +38,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import {HALF_LOG_TWO_PI, normalKL, normalLogProbOfNoise, normalSampleFromNoise, SCALE_FLOOR, softplusScale} from '../../distributions/normal';
 import {FUSED_SAMPLE_MIN_SIZE, FusedSample, PosteriorKernels, posteriorKernels} from '../../perf/posterior_kernels';
+import {runTapeOp} from '../../perf/tape_op';
 import type {ScaleMixturePrior} from '../../priors/scale_mixture';
 
 /** A normal prior with number parameters, `N(loc, scale²)`. */
@@ -73,16 +74,6 @@ export function fusedSampleCalls(): number {
 /** Whether `normalSampleAndKL(mu, rho, eps, prior, …)` would run the fused passes. */
 export function fusedSampleAvailable(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: NumberNormalPrior): boolean {
   return mu.size >= FUSED_SAMPLE_MIN_SIZE && inFusedRange(prior) && posteriorKernels(mu, rho, eps) !== null;
-}
-
-interface EngineInternals {
-  isTapeOn(): boolean;
-  state: {activeTape: Array<{outputs: tf.Tensor[], saved: tf.Tensor[]}>|null};
-  runKernelFunc(params: {
-    forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor[],
-    backwardsFunc: (dys: tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>,
-    inputs: Record<string, tf.Tensor>,
-  }): tf.Tensor[];
 }
 
 /** The tfjs ops of the same arithmetic (the layers' path before the fused op). */
@@ -157,61 +148,42 @@ function checkShapes(where: string, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tenso
  * and one backward pass (dμ and dρ from the sample's gradient dw, the sum's
  * g and the three factors the forward saved), registered on the tape as one
  * node with two outputs (three with `passLoc`: μ's pass-through, whose
- * gradient is added to dμ in the same pass). The forward computes and keeps
- * the factors only while a gradient tape records (training); a plain forward
- * pass writes the sample alone. The backward pass runs on the forward's
+ * gradient is added to dμ in the same pass). The forward computes the factors
+ * only while a gradient tape records (training), and the node keeps them
+ * without a copy (`runTapeOp`); a plain forward pass writes the sample alone. The backward pass runs on the forward's
  * backend even if the fast kernels were switched off in between. The noise ε
  * is a constant to this op: asking for its gradient is an error (the layers
  * never do; the tfjs path, with the fast kernels off, gives it).
  */
 function fusedOp(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, centered: boolean, passLoc: boolean,
     forward: (k: PosteriorKernels, save: boolean) => FusedSample): SampleAndDivergence {
-  const engine = tf.engine() as unknown as EngineInternals;
   const kernels = posteriorKernels(mu, rho, eps);
   if (kernels === null) throw new Error('the fused posterior passes are not available for these tensors');
   const backend = tf.engine().backend;
-  const taping = engine.isTapeOn();
-  let factors: tf.Tensor[] = [];
-  const outputs = engine.runKernelFunc({
-    forwardFunc: () => {
-      fusedCalls++;
-      const out = forward(kernels, taping);
-      // The factors go to the tape node's saved tensors below, as they are: the engine's `save`
-      // would copy each one (a clone on wasm is a copy), and disposes them after the backward pass.
-      factors = (out.factors ?? []).map((t) => tf.keep(t));
-      const results = [out.sample, tf.scalar(out.kl)];
-      // μ's pass-through shares μ's data (a reshape copies nothing).
-      if (passLoc) results.push(tf.reshape(mu, mu.shape));
-      return results;
-    },
-    backwardsFunc: (dys, saved) => {
-      const [dw, dkl, dloc] = dys;
-      const ok = (t: tf.Tensor|undefined) => t !== undefined && t.dtype === 'float32' && tf.util.arraysEqual(t.shape, mu.shape);
-      if (tf.engine().backend !== backend || !ok(dw) || (passLoc && !ok(dloc)) || saved.length !== 3) {
-        throw new Error(`the fused posterior sample's gradient must be float32 of shape [${mu.shape}] on its backend, ` +
-            `from a forward pass recorded by the tape. Received: ${dw.dtype} [${dw.shape}] on ${tf.getBackend()}`);
-      }
-      const g = dkl.dataSync()[0];
-      const grads = kernels.sampleKLGrad(dw, saved, centered, g, passLoc ? dloc : undefined);
-      return {
-        mu: () => grads[0],
-        rho: () => grads[1],
-        eps: () => {
-          throw new Error('the fused posterior sample treats its noise ε as a constant and gives no gradient for it; ' +
-              'with the fast wasm kernels off (disableFastWasmKernels) the tfjs ops give ∂/∂ε');
-        },
-      };
-    },
-    inputs: {mu, rho, eps},
-  });
-  if (factors.length > 0) {
-    const tape = engine.state.activeTape;
-    const node = tape === null ? undefined : tape[tape.length - 1];
-    if (node === undefined || node.outputs[0] !== outputs[0]) {
-      tf.dispose(factors);
-      throw new Error('the fused posterior sample could not find its node on the gradient tape');
+  const outputs = runTapeOp({mu, rho, eps}, (taping) => {
+    fusedCalls++;
+    const out = forward(kernels, taping);
+    const results = [out.sample, tf.scalar(out.kl)];
+    // μ's pass-through shares μ's data (a reshape copies nothing).
+    if (passLoc) results.push(tf.reshape(mu, mu.shape));
+    return {outputs: results, kept: out.factors ?? []};
+  }, (dys, saved) => {
+    const [dw, dkl, dloc] = dys;
+    const ok = (t: tf.Tensor|undefined) => t !== undefined && t.dtype === 'float32' && tf.util.arraysEqual(t.shape, mu.shape);
+    if (tf.engine().backend !== backend || !ok(dw) || (passLoc && !ok(dloc)) || saved.length !== 3) {
+      throw new Error(`the fused posterior sample's gradient must be float32 of shape [${mu.shape}] on its backend, ` +
+          `from a forward pass recorded by the tape. Received: ${dw.dtype} [${dw.shape}] on ${tf.getBackend()}`);
     }
-    node.saved.push(...factors);
-  }
+    const g = dkl.dataSync()[0];
+    const grads = kernels.sampleKLGrad(dw, saved, centered, g, passLoc ? dloc : undefined);
+    return {
+      mu: () => grads[0],
+      rho: () => grads[1],
+      eps: () => {
+        throw new Error('the fused posterior sample treats its noise ε as a constant and gives no gradient for it; ' +
+            'with the fast wasm kernels off (disableFastWasmKernels) the tfjs ops give ∂/∂ε');
+      },
+    };
+  });
   return {sample: outputs[0], kl: outputs[1] as tf.Scalar, ...(passLoc ? {loc: outputs[2]} : {})};
 }
