@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import {NODE_BACKENDS, useBackend} from './helpers/backends';
+import {expectNear, f32, mixture64, randomInputs, sigmoid64, softplus64, ULP} from './helpers/float64';
 import {values as uniformValues} from './helpers/random';
 import {HALF_LOG_TWO_PI, normalKL, normalLogProbOfNoise, SCALE_FLOOR, softplusScale} from '../src/distributions/normal';
 import {bayesianDense} from '../src/layers/bayesian_dense';
@@ -29,64 +30,13 @@ import {posteriorKernelPasses, posteriorKernels} from '../src/perf/posterior_ker
 import {gaussian as tfvGaussian} from '../src/priors/gaussian';
 import {ScaleMixturePrior} from '../src/priors/scale_mixture';
 
-const f32 = Math.fround;
-
-// ------------------------------------------------------------ float64 references
-
-function softplus64(x: number): number {
-  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-}
-function sigmoid64(x: number): number {
-  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-}
-/** log(e^a + e^b) without overflow. */
-function logAddExp(a: number, b: number): number {
-  const m = Math.max(a, b);
-  return m === -Infinity ? -Infinity : m + Math.log1p(Math.exp(-Math.abs(a - b)));
-}
-
-/** Scale-mixture log-density and its derivative in float64, in log space. */
-function mixture64(w: number, pi: number, s1: number, s2: number): {value: number, grad: number} {
-  const a1 = Math.log(pi) - Math.log(s1) - HALF_LOG_TWO_PI - 0.5 * (w / s1) ** 2;
-  const a2 = Math.log1p(-pi) - Math.log(s2) - HALF_LOG_TWO_PI - 0.5 * (w / s2) ** 2;
-  const value = logAddExp(a1, a2);
-  // d/dw = −w·(r1/s1² + r2/s2²), r_c the responsibilities e^{a_c − value}.
-  const r1 = Math.exp(a1 - value);
-  const r2 = Math.exp(a2 - value);
-  return {value, grad: -w * (r1 / (s1 * s1) + r2 / (s2 * s2))};
-}
-
-/** Checks `got` against float64 `want` element by element: |got − want| ≤ atol + rtol·|want|; an infinite f32(want) must be matched exactly. */
-function expectNear(label: string, got: ArrayLike<number>, want: number[], rtol: number, atol: number[]|number = 0): void {
-  expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const w = f32(want[i]);
-    const a = Array.isArray(atol) ? atol[i] : atol;
-    if (Number.isNaN(got[i])) throw new Error(`${label}[${i}]: NaN, expected ${want[i]}`);
-    if (!Number.isFinite(w)) {
-      if (got[i] !== w) throw new Error(`${label}[${i}]: ${got[i]}, expected ${w}`);
-      continue;
-    }
-    if (!(Math.abs(got[i] - want[i]) <= a + rtol * Math.abs(want[i]))) {
-      throw new Error(`${label}[${i}]: ${got[i]}, expected ${want[i]} (tolerance ${a + rtol * Math.abs(want[i])})`);
-    }
-  }
-}
-
-// ------------------------------------------------------------ inputs
+// ------------------------------------------------------------ inputs (float64 references: helpers/float64.ts)
 
 /** ρ: the corners of numerics.test.ts (±1e3, ±3e38, 0, −20), both sides of the exp cut-off (−87.3), and a spread. */
 const RHO = [-3e38, -1e3, -100, -87.5, -87.3, -20, -5, -3, -1e-3, 0, 1e-3, 1, 5, 20, 88, 100, 1e3, 3e38].map(f32);
 /** σ > 0: the floor, tiny (1e-30, a subnormal 1e-40), 1, 1e3, 2e19 (½σ² = 2e38 still fits) and 1e30. */
 const SIGMA = [f32(SCALE_FLOOR), 1e-40, 1e-30, 1e-3, 0.05, 1, 1e3, 2e19, 1e30].map(f32);
 const MU = [0, -1e4, 1e4, 0.5, -3, 1e-20, 7, 1e19, -1e19].map(f32);
-
-function randomInputs(n: number, seed: number, lo: number, hi: number): number[] {
-  return Array.from(uniformValues(n, seed), (u) => f32(lo + (hi - lo) * (u + 1) / 2));
-}
-
-// Float32 rounding budgets (relative to the magnitude of the largest term, see each use).
-const ULP = 2 ** -24;
 
 describe('the fused passes on wasm', () => {
   beforeAll(async () => {

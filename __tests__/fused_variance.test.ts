@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import {useBackend} from './helpers/backends';
+import {expectNear, f32, mixture64, randomInputs, sigmoid64, softplus64, ULP} from './helpers/float64';
 import {centralDifference} from './helpers/gradients';
 import {values as uniformValues} from './helpers/random';
 import {HALF_LOG_TWO_PI, SCALE_FLOOR} from '../src/distributions/normal';
@@ -26,36 +27,6 @@ import '../src';
 import {disableFastWasmKernels, enableFastWasmKernels} from '../src/perf';
 import {gaussian as tfvGaussian} from '../src/priors/gaussian';
 import {ScaleMixturePrior} from '../src/priors/scale_mixture';
-
-const f32 = Math.fround;
-const ULP = 2 ** -24;
-
-function softplus64(x: number): number {
-  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-}
-function sigmoid64(x: number): number {
-  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-}
-
-/** |got − want| ≤ atol + rtol·|want| element by element; an infinite f32(want) must be matched exactly. */
-function expectNear(label: string, got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: ArrayLike<number>|number = 0): void {
-  expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const w = f32(want[i]!);
-    const a = typeof atol === 'number' ? atol : atol[i]!;
-    if (Number.isNaN(got[i])) throw new Error(`${label}[${i}]: NaN, expected ${want[i]}`);
-    if (!Number.isFinite(w)) {
-      if (got[i] !== w) throw new Error(`${label}[${i}]: ${got[i]}, expected ${w}`);
-      continue;
-    }
-    const tol = a + rtol * Math.abs(want[i]!);
-    if (!(Math.abs(got[i]! - want[i]!) <= tol)) throw new Error(`${label}[${i}]: ${got[i]}, expected ${want[i]} (tolerance ${tol})`);
-  }
-}
-
-function randomInputs(n: number, seed: number, lo: number, hi: number): number[] {
-  return Array.from(uniformValues(n, seed), (u) => f32(lo + (hi - lo) * (u + 1) / 2));
-}
 
 /** The corners, cycled over a kernel of `n` elements (the patterns of ρ and μ have coprime lengths). */
 function cornerKernel(n: number): {mu: number[], rho: number[]} {
@@ -139,22 +110,6 @@ function varianceReference(out: number, rho: number[], weights: number[], biasSc
     t: sigma.map((v, i) => (v / s[i % out]!) ** 2),
     dsigT: sigma.map((v, i) => weights[i]! * 2 * v / (s[i % out]! * s[i % out]!)),
   };
-}
-
-/** log(e^a + e^b) without overflow. */
-function logAddExp(a: number, b: number): number {
-  const m = Math.max(a, b);
-  return m === -Infinity ? -Infinity : m + Math.log1p(Math.exp(-Math.abs(a - b)));
-}
-
-/** Scale-mixture log-density and its derivative in float64, in log space. */
-function mixture64(w: number, pi: number, s1: number, s2: number): {value: number, grad: number} {
-  const a1 = Math.log(pi) - Math.log(s1) - HALF_LOG_TWO_PI - 0.5 * (w / s1) ** 2;
-  const a2 = Math.log1p(-pi) - Math.log(s2) - HALF_LOG_TWO_PI - 0.5 * (w / s2) ** 2;
-  const value = logAddExp(a1, a2);
-  const r1 = Math.exp(a1 - value);
-  const r2 = Math.exp(a2 - value);
-  return {value, grad: -w * (r1 / (s1 * s1) + r2 / (s2 * s2))};
 }
 
 describe('localVarianceTerms on wasm, fused: against float64', () => {
