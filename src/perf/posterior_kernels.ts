@@ -9,14 +9,14 @@
  * available, or while the fast wasm kernels are off
  * (`disableFastWasmKernels`) — and the callers (`src/distributions/normal.ts`,
  * the scale-mixture prior, the Bayesian layers' fused sample and divergence in
- * `src/layers/variational/fused_sample.ts`) then run the same arithmetic as tfjs ops. This
- * module imports nothing of the library but `fast_wasm_kernels.ts`'s switch.
+ * `src/layers/variational/fused_sample.ts`) then run the same arithmetic as tfjs ops. The
+ * per-backend binding and the memory accesses are `tensor_kernels.ts`'s.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import {isFastWasmKernelsActive} from './fast_wasm_kernels';
 import {POSTERIOR_KERNELS_WASM, POSTERIOR_KERNELS_WASM_SHARED} from './posterior_kernels_wasm';
-import {backendMemory, WasmModule} from './wasm_module';
+import {HeapAccess, TensorKernels} from './tensor_kernels';
+import {WasmModule} from './wasm_module';
 
 interface Exports {
   softplus_scale(x: number, out: number, n: number, floor: number): void;
@@ -35,13 +35,6 @@ interface Exports {
   mul_add(m: number, p: number, r: number, out: number, n: number): void;
   sample_kl_grad(dw: number, a: number, e: number, t: number, base: number, dmu: number, drho: number, n: number,
       withBase: number, g: number): void;
-}
-
-/** The parts of tfjs's wasm backend used here (public methods of its `BackendWasm`). */
-interface WasmBackendLike {
-  wasm?: {asm?: {memory?: unknown}; wasmMemory?: unknown};
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array|Int32Array|Uint8Array;
 }
 
 /** The fused passes; every tensor argument is float32 and of one shape (the first one's). */
@@ -111,24 +104,12 @@ export interface MixturePassParams {
   bound: number;
 }
 
-const bound = new WeakMap<object, PosteriorKernels|null>();
-let passes = 0;
+const KERNELS = new TensorKernels<Exports, PosteriorKernels>(
+    new WasmModule<Exports>(POSTERIOR_KERNELS_WASM, POSTERIOR_KERNELS_WASM_SHARED), build);
 
 /** Number of tensors the fused passes have produced since the process started (for tests and benchmarks). */
 export function posteriorKernelPasses(): number {
-  return passes;
-}
-const MODULE = new WasmModule<Exports>(POSTERIOR_KERNELS_WASM, POSTERIOR_KERNELS_WASM_SHARED);
-
-/** Whether every tensor is float32, of `first`'s shape and held by `backend`. */
-function usable(backend: object, first: tf.Tensor, tensors: tf.Tensor[]): boolean {
-  const info = (tf.engine() as unknown as {state: {tensorInfo: WeakMap<object, {backend: object}>}}).state.tensorInfo;
-  for (const t of tensors) {
-    if (t.dtype !== 'float32' || !tf.util.arraysEqual(t.shape, first.shape) || info.get(t.dataId)?.backend !== backend) {
-      return false;
-    }
-  }
-  return true;
+  return KERNELS.tensorsMade;
 }
 
 /**
@@ -137,17 +118,10 @@ function usable(backend: object, first: tf.Tensor, tensors: tf.Tensor[]): boolea
  * are float32 tensors of one shape on the active backend.
  */
 export function posteriorKernels(...tensors: tf.Tensor[]): PosteriorKernels|null {
-  const engine = tf.engine();
-  if (engine.backendName !== 'wasm') return null;
-  const backend = engine.backend as unknown as object;
-  let kernels = bound.get(backend);
-  if (kernels === undefined) {
-    kernels = instantiate(backend as WasmBackendLike);
-    bound.set(backend, kernels);
-  }
-  if (kernels === null || !isFastWasmKernelsActive()) return null;
-  if (tensors.length > 0 && !usable(backend, tensors[0], tensors)) return null;
-  return kernels;
+  const active = KERNELS.active(tensors);
+  if (active === null) return null;
+  if (tensors.some((t) => !tf.util.arraysEqual(t.shape, tensors[0].shape))) return null;
+  return active.kernels;
 }
 
 /** The smallest tensor the fused sample passes take (four vectors per iteration, the last ones overlapping those before). */
@@ -159,16 +133,7 @@ function checkFusedSize(t: tf.Tensor, min = FUSED_SAMPLE_MIN_SIZE): void {
   }
 }
 
-function instantiate(backend: WasmBackendLike): PosteriorKernels|null {
-  const memory = backendMemory(backend);
-  const x = memory === null ? null : MODULE.on(memory);
-  if (x === null) return null;
-  const at = (info: tf.TensorInfo): number => backend.typedArrayFromHeap(info).byteOffset;
-  const make = (shape: number[]): tf.TensorInfo => backend.makeOutput(shape, 'float32');
-  const wrap = (info: tf.TensorInfo): tf.Tensor => {
-    passes++;
-    return tf.engine().makeTensorFromTensorInfo(info, backend as unknown as tf.KernelBackend);
-  };
+function build(x: Exports, {at, make, wrap}: HeapAccess): PosteriorKernels {
   const f = Math.fround;
   return {
     softplusScale(rho, floor) {

@@ -9,14 +9,14 @@
  * another backend, where WebAssembly SIMD or the backend's memory is not
  * available, or while the fast wasm kernels are off (`disableFastWasmKernels`)
  * — and the caller (`src/layers/variational/fused_variance.ts`) then runs the
- * same arithmetic as tfjs ops. This module imports nothing of the library but
- * `fast_wasm_kernels.ts`'s switch and the module loader.
+ * same arithmetic as tfjs ops. The per-backend binding and the memory accesses
+ * are `tensor_kernels.ts`'s.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import {isFastWasmKernelsActive} from './fast_wasm_kernels';
 import {VARIANCE_KERNELS_WASM, VARIANCE_KERNELS_WASM_SHARED} from './variance_kernels_wasm';
-import {backendMemory, WasmModule} from './wasm_module';
+import {HeapAccess, TensorKernels} from './tensor_kernels';
+import {WasmModule} from './wasm_module';
 
 interface Exports {
   local_variance_kl(mu: number, rho: number, bias: number, t: number, s: number, sigma: number, sgm: number, rows: number, out: number,
@@ -31,13 +31,6 @@ interface Exports {
       rows: number, out: number, g: number, cw: number, offset: number, root: number, bound: number): void;
   local_output(mean: number, v: number, s: number, zeta: number, y: number, rows: number, out: number): void;
   local_output_grad(dy: number, v: number, s: number, zeta: number, dv: number, rows: number, out: number): void;
-}
-
-/** The parts of tfjs's wasm backend used here (public methods of its `BackendWasm`). */
-interface WasmBackendLike {
-  wasm?: {asm?: {memory?: unknown}; wasmMemory?: unknown};
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array|Int32Array|Uint8Array;
 }
 
 /**
@@ -106,19 +99,12 @@ export interface VarianceKernels {
   localOutputGrad(dy: tf.Tensor, v: tf.Tensor, s: tf.Tensor, zeta: tf.Tensor): tf.Tensor;
 }
 
-const bound = new WeakMap<object, VarianceKernels|null>();
-let passes = 0;
+const KERNELS = new TensorKernels<Exports, VarianceKernels>(
+    new WasmModule<Exports>(VARIANCE_KERNELS_WASM, VARIANCE_KERNELS_WASM_SHARED), build);
 
 /** Number of tensors the variance passes have produced since the process started (for tests and benchmarks). */
 export function varianceKernelPasses(): number {
-  return passes;
-}
-const MODULE = new WasmModule<Exports>(VARIANCE_KERNELS_WASM, VARIANCE_KERNELS_WASM_SHARED);
-
-/** Whether every tensor is float32 and held by `backend`. */
-function onBackend(backend: object, tensors: tf.Tensor[]): boolean {
-  const info = (tf.engine() as unknown as {state: {tensorInfo: WeakMap<object, {backend: object}>}}).state.tensorInfo;
-  return tensors.every((t) => t.dtype === 'float32' && info.get(t.dataId)?.backend === backend);
+  return KERNELS.tensorsMade;
 }
 
 /**
@@ -127,29 +113,10 @@ function onBackend(backend: object, tensors: tf.Tensor[]): boolean {
  * be made; the caller checks their shapes) is float32 on the active backend.
  */
 export function varianceKernels(...tensors: tf.Tensor[]): VarianceKernels|null {
-  const engine = tf.engine();
-  if (engine.backendName !== 'wasm') return null;
-  const backend = engine.backend as unknown as object;
-  let kernels = bound.get(backend);
-  if (kernels === undefined) {
-    kernels = instantiate(backend as WasmBackendLike);
-    bound.set(backend, kernels);
-  }
-  if (kernels === null || !isFastWasmKernelsActive()) return null;
-  if (!onBackend(backend, tensors)) return null;
-  return kernels;
+  return KERNELS.active(tensors)?.kernels ?? null;
 }
 
-function instantiate(backend: WasmBackendLike): VarianceKernels|null {
-  const memory = backendMemory(backend);
-  const x = memory === null ? null : MODULE.on(memory);
-  if (x === null) return null;
-  const at = (info: tf.TensorInfo): number => backend.typedArrayFromHeap(info).byteOffset;
-  const make = (shape: number[]): tf.TensorInfo => backend.makeOutput(shape, 'float32');
-  const wrap = (info: tf.TensorInfo): tf.Tensor => {
-    passes++;
-    return tf.engine().makeTensorFromTensorInfo(info, backend as unknown as tf.KernelBackend);
-  };
+function build(x: Exports, {at, make, wrap}: HeapAccess): VarianceKernels {
   const f = Math.fround;
   return {
     localVariance(mu, rho, biasScale, floor, prior) {
