@@ -19,8 +19,9 @@
 ;;                         in parts (float64; Σ log σ as a product), and with save ≠ 0 the factors of its gradient
 ;;   sample_mixture_kl     the same sample, Σ [noise_log_prob − mixture_log_prob(μ + σ·ε)] returned likewise
 ;;   sample_kl_grad        dμ and dρ of either from the sample's and the sum's gradients and the saved factors:
-;;                           dμ = dw + g·a, dρ = dw·e + g·t (one multiply-add pass)
-;;   (src/layers/variational/fused_sample.ts calls these three.) Their constants are v128 globals (one
+;;                           dμ = b + g·a (b: dw, or μ's pass-through gradient), dρ = dw·e + g·t (one multiply-add pass)
+;;   mul, mul_add          flipout's sign products a·b and m + p·r (src/layers/variational/fused_flipout.ts)
+;;   (src/layers/variational/fused_sample.ts calls the three before.) Their constants are v128 globals (one
 ;;   load each in V8's code, where a splat of a constant costs three instructions at every use); their
 ;;   loops make no calls (V8 does not inline them, and every live vector is spilled around a call) and
 ;;   test at the bottom (V8 hoists loop-invariant work only from such loops). Each forward pass runs two
@@ -45,9 +46,9 @@
 ;; log1p's s² set to 0 below s = 2⁻⁵⁰ (1 + s²/3 + … is 1 there), and the
 ;; mixture gradient's softplus path dropped where sigmoid(diff) < 2⁻¹⁰⁰ (its
 ;; share of the gradient is then below 2⁻⁸⁰ of the wide component's).
-;; The constants sit in locals set before each loop. The last one to three
-;; elements are loaded and stored lane by lane ($load, $store).
-;; Every pass is the same loop: load the inputs, compute, store the outputs;
+;; In the passes before sample_normal_kl the constants sit in locals set before
+;; each loop and the last one to three elements are loaded and stored lane by
+;; lane ($load, $store); every pass is the same loop: load the inputs, compute, store the outputs;
 ;; a math block's locals carry its prefix (e.g. spe_… for softplus's exp).
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
