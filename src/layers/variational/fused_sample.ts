@@ -11,12 +11,12 @@
  * taken as the logarithm of a float64 product, so no log per weight) and,
  * while a gradient tape records, the three factors of its gradient,
  *
- *     a = (μ − m)/s²,   s_ρ = sigmoid(ρ),   t = (σ/s² − 1/σ)·sigmoid(ρ),
+ *     a = (μ − m)/s²,   e = ε·sigmoid(ρ),   t = (σ/s² − 1/σ)·sigmoid(ρ),
  *
- * so that the backward is one multiply-add pass over (dw, ε, a, s_ρ, t):
+ * so that the backward is one multiply-add pass over (dw, a, e, t):
  *
- *     dμ = dw + g·a   (centered: g·a),
- *     dρ = (dw·ε)·s_ρ + g·t,   g = ∂loss/∂KL
+ *     dμ = dw + g·a   (centered: g·a, plus the gradient of μ's pass-through),
+ *     dρ = dw·e + g·t,   g = ∂loss/∂KL
  *
  * (`sample_normal_kl` and `sample_kl_grad` in
  * `src/perf/posterior_kernels.wat`), where the tfjs path takes about nine
@@ -32,7 +32,7 @@
  * Monte Carlo draw: the divergence is `Σ [log q(w) − log p(w)]` at the sample
  * itself (what `divergenceOf` computes from the same ε, in two more passes),
  * and its gradient's factors are a = −∂ log p/∂w at the sample,
- * s_ρ = sigmoid(ρ) and t = (a·ε − 1/σ)·sigmoid(ρ), for the same backward pass.
+ * e = ε·sigmoid(ρ) and t = (a·ε − 1/σ)·sigmoid(ρ), for the same backward pass.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
