@@ -40,7 +40,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {fileURLToPath} from 'node:url';
-import {parseArgs} from 'node:util';
 
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -48,7 +47,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
 import {writeChartPng} from '../shared/charts.mjs';
-import {CliError, fmt, nonNegativeInteger, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
+import {CliError, fmt, nonNegativeInteger, parseFlags, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
 import datasets from '../shared/datasets.cjs';
 
 const {predictive, setInferenceMode} = tfv;
@@ -107,34 +106,23 @@ Options:
 
 /** Parses and validates the command line. */
 function parseOptions(argv) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'model': {type: 'string'},
-        'epochs': {type: 'string'},
-        'batch-size': {type: 'string'},
-        'samples': {type: 'string'},
-        'lr': {type: 'string'},
-        'estimator': {type: 'string'},
-        'rho': {type: 'string'},
-        'validation': {type: 'string'},
-        'limit-train': {type: 'string'},
-        'limit-test': {type: 'string'},
-        'seed': {type: 'string'},
-        'data': {type: 'string'},
-        'out': {type: 'string'},
-        'backend': {type: 'string'},
-        'help': {type: 'boolean', short: 'h'},
-      },
-    });
-  } catch (e) {
-    throw new UsageError(e.message);
-  }
-  const v = parsed.values;
+  const v = parseFlags(argv, {
+    'model': {type: 'string'},
+    'epochs': {type: 'string'},
+    'batch-size': {type: 'string'},
+    'samples': {type: 'string'},
+    'lr': {type: 'string'},
+    'estimator': {type: 'string'},
+    'rho': {type: 'string'},
+    'validation': {type: 'string'},
+    'limit-train': {type: 'string'},
+    'limit-test': {type: 'string'},
+    'seed': {type: 'string'},
+    'data': {type: 'string'},
+    'out': {type: 'string'},
+    'backend': {type: 'string'},
+    'help': {type: 'boolean', short: 'h'},
+  });
   const oneOf = (flag, value, allowed) => {
     if (!allowed.includes(value)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}. Received: --${flag}=${value}`);
     return value;

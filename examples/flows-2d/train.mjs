@@ -38,14 +38,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {performance} from 'node:perf_hooks';
 import {fileURLToPath} from 'node:url';
-import {parseArgs} from 'node:util';
 
 import * as tf from '@tensorflow/tfjs-core';
 import {PNG} from 'pngjs';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
-import {CliError, nonNegativeInteger, positiveInteger, positiveNumber, UsageError} from '../shared/cli.mjs';
+import {CliError, nonNegativeInteger, parseFlags, positiveInteger, positiveNumber, UsageError} from '../shared/cli.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ENERGY_NAMES = ['U1', 'U2', 'U3', 'U4'];
@@ -123,35 +122,24 @@ function energyList(value) {
 
 /** Parses and validates the command line. */
 function parseOptions(argv) {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'energies': {type: 'string'},
-        'planar': {type: 'string'},
-        'radial': {type: 'string'},
-        'steps': {type: 'string'},
-        'batch': {type: 'string'},
-        'lr': {type: 'string'},
-        'anneal': {type: 'string'},
-        'seed': {type: 'string'},
-        'eval-samples': {type: 'string'},
-        'grid': {type: 'string'},
-        'pixels': {type: 'string'},
-        'out': {type: 'string'},
-        'log-every': {type: 'string'},
-        'histogram': {type: 'boolean'},
-        'backend': {type: 'string'},
-        'help': {type: 'boolean', short: 'h'},
-      },
-    });
-  } catch (e) {
-    throw new UsageError(e.message);
-  }
-  const v = parsed.values;
+  const v = parseFlags(argv, {
+    'energies': {type: 'string'},
+    'planar': {type: 'string'},
+    'radial': {type: 'string'},
+    'steps': {type: 'string'},
+    'batch': {type: 'string'},
+    'lr': {type: 'string'},
+    'anneal': {type: 'string'},
+    'seed': {type: 'string'},
+    'eval-samples': {type: 'string'},
+    'grid': {type: 'string'},
+    'pixels': {type: 'string'},
+    'out': {type: 'string'},
+    'log-every': {type: 'string'},
+    'histogram': {type: 'boolean'},
+    'backend': {type: 'string'},
+    'help': {type: 'boolean', short: 'h'},
+  });
   const backend = v.backend ?? 'auto';
   if (!BACKENDS.includes(backend)) {
     throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}. Received: --backend=${backend}`);

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import {createRequire} from 'node:module';
 import * as os from 'node:os';
+import {parseArgs} from 'node:util';
 
 const require = createRequire(import.meta.url);
 
@@ -26,6 +27,19 @@ export function machineDescription() {
 export class CliError extends Error {}
 /** A bad command line: message plus usage; exit code 2. */
 export class UsageError extends CliError {}
+
+/**
+ * The values of `argv`'s flags under `options` (node's `util.parseArgs`,
+ * strict, no positionals); a flag it does not know, or a value of the wrong
+ * kind, is a `UsageError` with parseArgs's message.
+ */
+export function parseFlags(argv, options) {
+  try {
+    return parseArgs({args: argv, strict: true, allowPositionals: false, options}).values;
+  } catch (e) {
+    throw new UsageError(e.message);
+  }
+}
 
 export function positiveInteger(flag, value) {
   const n = Number(value);

@@ -25,14 +25,13 @@ import {createRequire} from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import {performance} from 'node:perf_hooks';
-import {parseArgs} from 'node:util';
 
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
-import {CliError, fmt, machineDescription, median, nonNegativeInteger, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
+import {CliError, fmt, machineDescription, median, nonNegativeInteger, parseFlags, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
 import {embeddedBinarizedSplit, TEST_BINARIZATION_SEED, trainingEpoch} from '../shared/binarized_mnist.mjs';
 
 const require = createRequire(import.meta.url);
@@ -127,13 +126,7 @@ function parseOptions(argv) {
     'backend': {type: 'string'}, 'json': {type: 'string'}, 'quiet': {type: 'boolean'}, 'help': {type: 'boolean', short: 'h'},
   };
   for (const flag of Object.keys(INTEGER_FLAGS)) options[flag] = {type: 'string'};
-  let parsed;
-  try {
-    parsed = parseArgs({args: argv, strict: true, allowPositionals: false, options});
-  } catch (e) {
-    throw new UsageError(e.message);
-  }
-  const v = parsed.values;
+  const v = parseFlags(argv, options);
   const backend = v.backend ?? 'auto';
   if (!BACKENDS.includes(backend)) {
     throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}. Received: --backend=${backend}`);
