@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import {NODE_BACKENDS, useBackend} from './helpers/backends';
-import {expectNear, f32, mixture64, randomInputs, sigmoid64, softplus64, ULP} from './helpers/float64';
+import {expectNear, f32, FUSED_SETUPS, mixture64, randomInputs, sigmoid64, softplus64, ULP, useFusedSetup} from './helpers/float64';
 import {values as uniformValues} from './helpers/random';
 import {HALF_LOG_TWO_PI, normalKL, normalLogProbOfNoise, SCALE_FLOOR, softplusScale} from '../src/distributions/normal';
 import {bayesianDense} from '../src/layers/bayesian_dense';
@@ -377,9 +377,8 @@ describe('normalSampleAndKL: the posterior sample and its Gaussian divergence in
     const eps = randomInputs(n, 43, -4, 4);
     const dw = randomInputs(n, 44, -1, 1);
     const results: Record<string, ReturnType<typeof sampleCase>[]> = {};
-    for (const setup of ['cpu', 'wasm-off', 'wasm-fused'] as const) {
-      await useBackend(setup === 'cpu' ? 'cpu' : 'wasm');
-      if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
+    for (const setup of FUSED_SETUPS) {
+      await useFusedSetup(setup);
       const before = fusedSampleCalls();
       results[setup] = [sampleCase(mu, rho, eps, dw, 0.3, 0.1, 0.5, false), sampleCase(mu, rho, eps, dw, 0.3, 0.1, 0.5, true)];
       expect(fusedSampleCalls() > before).toBe(setup === 'wasm-fused');
@@ -567,9 +566,8 @@ describe('normalSampleAndKL: the posterior sample and its Gaussian divergence in
     const eps = randomInputs(n, 73, -4, 4);
     const dw = randomInputs(n, 74, -1, 1);
     const results: Record<string, ReturnType<typeof mixtureCase>[]> = {};
-    for (const setup of ['cpu', 'wasm-off', 'wasm-fused'] as const) {
-      await useBackend(setup === 'cpu' ? 'cpu' : 'wasm');
-      if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
+    for (const setup of FUSED_SETUPS) {
+      await useFusedSetup(setup);
       const before = fusedSampleCalls();
       results[setup] = [mixtureCase(mu, rho, eps, dw, 0.3, false), mixtureCase(mu, rho, eps, dw, 0.3, true)];
       expect(fusedSampleCalls() > before).toBe(setup === 'wasm-fused');
@@ -690,9 +688,8 @@ describe('BayesianDense takes the fused sample and divergence for the Gaussian a
       '%s (Bayesian bias %p, %s prior): the same seeded layer gives the same output, loss and gradients fused on wasm, unfused on wasm and on cpu',
       async (estimator, bayesianBias, prior) => {
         const runs: Record<string, ReturnType<typeof seededStep>> = {};
-        for (const setup of ['cpu', 'wasm-off', 'wasm-fused'] as const) {
-          await useBackend(setup === 'cpu' ? 'cpu' : 'wasm');
-          if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
+        for (const setup of FUSED_SETUPS) {
+          await useFusedSetup(setup);
           const before = fusedSampleCalls();
           runs[setup] = seededStep(estimator, bayesianBias, prior);
           // Both layers' kernels (the second with a non-default number prior) take the fused op only there.

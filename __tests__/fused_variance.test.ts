@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import {useBackend} from './helpers/backends';
-import {expectNear, f32, mixture64, randomInputs, sigmoid64, softplus64, ULP} from './helpers/float64';
+import {expectNear, f32, FUSED_SETUPS, mixture64, randomInputs, sigmoid64, softplus64, ULP, useFusedSetup} from './helpers/float64';
 import {centralDifference} from './helpers/gradients';
 import {values as uniformValues} from './helpers/random';
 import {HALF_LOG_TWO_PI, SCALE_FLOOR} from '../src/distributions/normal';
@@ -301,9 +301,8 @@ describe('localVarianceTerms: fused on wasm = the tfjs ops (wasm with the fast k
         const testPrior: TestPrior = prior === 'mixture' ? {pi: 0.5, scale1: 1, scale2: 0.01, eps: randomInputs(n, 25, -2.5, 2.5)} : prior;
         const runs: Record<string, Case> = {};
         const g = 0.6;
-        for (const setup of ['cpu', 'wasm-off', 'wasm-fused'] as const) {
-          await useBackend(setup === 'cpu' ? 'cpu' : 'wasm');
-          if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
+        for (const setup of FUSED_SETUPS) {
+          await useFusedSetup(setup);
           const before = fusedVarianceCalls();
           runs[setup] = runCase([...shape], mu, rho, weights, g, testPrior, bias);
           expect(fusedVarianceCalls() - before).toBe(setup === 'wasm-fused' ? 2 : 0);
@@ -384,9 +383,8 @@ describe('localOutputSample: y = m + (√v·s)·ζ as one op', () => {
     const z = randomInputs(90, 44, -3, 3);
     const w = randomInputs(90, 45, -1, 1);
     const runs: Record<string, ReturnType<typeof outputCase>> = {};
-    for (const setup of ['cpu', 'wasm-off', 'wasm-fused'] as const) {
-      await useBackend(setup === 'cpu' ? 'cpu' : 'wasm');
-      if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
+    for (const setup of FUSED_SETUPS) {
+      await useFusedSetup(setup);
       runs[setup] = outputCase(shape, m, v, s, z, w);
     }
     for (const other of ['cpu', 'wasm-off']) {

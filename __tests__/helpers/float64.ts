@@ -2,11 +2,13 @@
  * Float64 references and float32 comparisons for the fused wasm passes'
  * tests (`fused_ops.test.ts`, `fused_variance.test.ts`): softplus, sigmoid,
  * log-add-exp and the scale mixture's log-density in float64, seeded inputs
- * rounded to float32, and an element-wise check with absolute and relative
- * tolerances.
+ * rounded to float32, an element-wise check with absolute and relative
+ * tolerances, and the three setups those tests compare.
  */
+import {useBackend} from './backends';
 import {values as uniformValues} from './random';
 import {HALF_LOG_TWO_PI} from '../../src/distributions/normal';
+import {disableFastWasmKernels, enableFastWasmKernels} from '../../src/perf';
 
 export const f32 = Math.fround;
 
@@ -58,4 +60,14 @@ export function expectNear(label: string, got: ArrayLike<number>, want: ArrayLik
     const tol = a + rtol * Math.abs(want[i]);
     if (!(Math.abs(got[i] - want[i]) <= tol)) throw new Error(`${label}[${i}]: ${got[i]}, expected ${want[i]} (tolerance ${tol})`);
   }
+}
+
+/** The setups a fused pass is compared across: cpu, wasm with the fast kernels off, wasm with them on. */
+export const FUSED_SETUPS = ['cpu', 'wasm-off', 'wasm-fused'] as const;
+export type FusedSetup = typeof FUSED_SETUPS[number];
+
+/** Switches to `setup`: its backend, with the fast kernels on for `'wasm-fused'` only. */
+export async function useFusedSetup(setup: FusedSetup): Promise<void> {
+  await useBackend(setup === 'cpu' ? 'cpu' : 'wasm');
+  if (setup === 'wasm-fused') expect(enableFastWasmKernels()).toBe(true); else disableFastWasmKernels();
 }
