@@ -8,14 +8,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type {Kwargs, Shape} from '../util/tfjs_types';
+import {showShape} from '../util/validate';
 
 import type {AnyTensor, LayerIO, SymbolicTensor} from '../layers/apply_types';
 import type {Bijector} from './bijector';
 import {noInverseError} from './bijector';
-
-function showShape(shape: readonly (number|null)[]): string {
-  return `[${shape.map((d) => (d == null ? 'null' : String(d))).join(', ')}]`;
-}
 
 export abstract class FlowLayer extends tfl.layers.Layer implements Bijector {
   /** The size d of the rows the flow maps, known once built (−1 before). */

@@ -8,10 +8,12 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type {Kwargs, Shape} from '../util/tfjs_types';
 
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
-import {argumentError, checkOneOf, checkPositiveInteger, LAYER_ARG_NAMES} from '../util/validate';
+import {argumentError, checkOneOf, checkPositiveInteger, LAYER_ARG_NAMES, showShape} from '../util/validate';
 import type {AnyTensor, LayerIO, SymbolicTensor} from './apply_types';
 import {conv2dOp, LinearOp} from './variational/linear_ops';
-import {VARIATIONAL_ARG_NAMES, VariationalEstimator, VariationalLayerArgs, VariationalLinearLayer} from './variational/variational_layer';
+import {
+  singleInputShape, singleInputTensor, VARIATIONAL_ARG_NAMES, VariationalEstimator, VariationalLayerArgs, VariationalLinearLayer,
+} from './variational/variational_layer';
 
 export type BayesianConv2DEstimator = VariationalEstimator;
 export type BayesianConv2DPadding = 'valid'|'same';
@@ -58,15 +60,8 @@ function checkPair(name: string, value: unknown): [number, number] {
   return [value[0], value[1]];
 }
 
-function showShape(shape: Shape): string {
-  return `[${shape.map(String).join(', ')}]`;
-}
-
 function singleShape(inputShape: Shape|Shape[]): Shape {
-  const shape = Array.isArray(inputShape[0]) ? (inputShape as Shape[])[0] : inputShape as Shape;
-  if (Array.isArray(inputShape[0]) && inputShape.length !== 1) {
-    throw new Error(`${WHERE}: expected one input. Received: ${inputShape.length} inputs`);
-  }
+  const shape = singleInputShape(WHERE, inputShape);
   if (shape.length !== 4) {
     throw new Error(`${WHERE}: expected the input to have rank 4 ([batch, height, width, channels] or, channels first, ` +
         `[batch, channels, height, width]). Received: input shape=${showShape(shape)}`);
@@ -180,10 +175,7 @@ export class BayesianConv2D extends VariationalLinearLayer {
 
   override call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
-      if (Array.isArray(inputs) && inputs.length !== 1) {
-        throw new Error(`${WHERE}: expected one input tensor. Received: ${inputs.length} inputs`);
-      }
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const x = singleInputTensor(WHERE, inputs);
       singleShape(x.shape);
       const key = this.divergenceKey([x], kwargs);
       const channelsFirst = this.dataFormat === 'channelsFirst';

@@ -9,10 +9,12 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type {Kwargs, Shape} from '../util/tfjs_types';
 
 import {SERIALIZATION_PACKAGE} from '../util/serialization';
-import {checkPositiveInteger, LAYER_ARG_NAMES} from '../util/validate';
+import {checkPositiveInteger, LAYER_ARG_NAMES, showShape} from '../util/validate';
 import type {AnyTensor, LayerIO, SymbolicTensor} from './apply_types';
 import {MATMUL_OP} from './variational/linear_ops';
-import {VARIATIONAL_ARG_NAMES, VariationalEstimator, VariationalLayerArgs, VariationalLinearLayer} from './variational/variational_layer';
+import {
+  singleInputShape, singleInputTensor, VARIATIONAL_ARG_NAMES, VariationalEstimator, VariationalLayerArgs, VariationalLinearLayer,
+} from './variational/variational_layer';
 
 export type BayesianDenseEstimator = VariationalEstimator;
 const BAYESIAN_DENSE_ARG_NAMES = ['units', ...VARIATIONAL_ARG_NAMES, ...LAYER_ARG_NAMES];
@@ -96,10 +98,7 @@ export class BayesianDense extends VariationalLinearLayer {
 
   override call(inputs: tf.Tensor|tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
-      if (Array.isArray(inputs) && inputs.length !== 1) {
-        throw new Error(`bayesianDense: expected one input tensor. Received: ${inputs.length} inputs`);
-      }
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const x = singleInputTensor('bayesianDense', inputs);
       const key = this.divergenceKey([x], kwargs);
       const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, this.inputDim]);
       let y = this.linearOutput(MATMUL_OP, x2, key, kwargs['training'] === true);
@@ -114,15 +113,8 @@ export class BayesianDense extends VariationalLinearLayer {
 }
 tf.serialization.registerClass(BayesianDense, SERIALIZATION_PACKAGE);
 
-function showShape(shape: Shape): string {
-  return `[${shape.map(String).join(', ')}]`;
-}
-
 function singleShape(inputShape: Shape|Shape[]): Shape {
-  const shape = Array.isArray(inputShape[0]) ? (inputShape as Shape[])[0] : inputShape as Shape;
-  if (Array.isArray(inputShape[0]) && inputShape.length !== 1) {
-    throw new Error(`bayesianDense: expected one input. Received: ${inputShape.length} inputs`);
-  }
+  const shape = singleInputShape('bayesianDense', inputShape);
   if (shape.length < 2) {
     throw new Error(`bayesianDense: expected the input to have rank >= 2 ([batch, ..., inputDim]). Received: input shape=${showShape(shape)}`);
   }

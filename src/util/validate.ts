@@ -11,6 +11,11 @@ function show(value: unknown): string {
 }
 
 /** Throws a `ValueError`-style error naming `name` and the value received. */
+/** A shape as `[d0, d1, …]` (unknown dimensions as `null`), for error messages. */
+export function showShape(shape: readonly (number|null)[]): string {
+  return `[${shape.map((d) => (d == null ? 'null' : String(d))).join(', ')}]`;
+}
+
 export function argumentError(where: string, name: string, expected: string, value: unknown): Error {
   return new Error(`${where}: expected ${name} to be ${expected}. Received: ${name}=${show(value)}`);
 }

@@ -19,7 +19,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import {randomSigns, standardNormal} from '../../distributions/random';
 import {Prior, PriorIdentifier, resolvePrior as resolveRegisteredPrior, serializePrior} from '../../priors/prior';
-import type {ActivationIdentifier, Initializer, LayerArgs} from '../../util/tfjs_types';
+import type {ActivationIdentifier, Initializer, LayerArgs, Shape} from '../../util/tfjs_types';
 import {
   argumentError, checkBoolean, checkKnownOptions, checkNonNegative, checkPositive, checkPositiveInteger, checkSeed,
 } from '../../util/validate';
@@ -102,6 +102,22 @@ export interface VariationalLayerArgs extends LayerArgs {
   biasLocInitializer?: InitializerSpec;
   /** Initializer of the bias's ρ when `bayesianBias`. Default as for the kernel. */
   biasUntransformedScaleInitializer?: InitializerSpec;
+}
+
+/** The shape of a layer's one input (`where`'s error for several). */
+export function singleInputShape(where: string, inputShape: Shape|Shape[]): Shape {
+  if (Array.isArray(inputShape[0]) && inputShape.length !== 1) {
+    throw new Error(`${where}: expected one input. Received: ${inputShape.length} inputs`);
+  }
+  return Array.isArray(inputShape[0]) ? (inputShape as Shape[])[0] : inputShape as Shape;
+}
+
+/** A layer's one input tensor (`where`'s error for several). */
+export function singleInputTensor(where: string, inputs: tf.Tensor|tf.Tensor[]): tf.Tensor {
+  if (Array.isArray(inputs) && inputs.length !== 1) {
+    throw new Error(`${where}: expected one input tensor. Received: ${inputs.length} inputs`);
+  }
+  return Array.isArray(inputs) ? inputs[0] : inputs;
 }
 
 function defaultUntransformedScale(): Initializer {
