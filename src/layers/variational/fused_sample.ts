@@ -71,9 +71,14 @@ export function fusedSampleCalls(): number {
   return fusedCalls;
 }
 
+/** The fused passes for these tensors, when `priorFits` and they have at least 16 elements; else null. */
+function kernelsFor(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, priorFits: boolean): PosteriorKernels|null {
+  return priorFits && mu.size >= FUSED_SAMPLE_MIN_SIZE ? posteriorKernels(mu, rho, eps) : null;
+}
+
 /** Whether `normalSampleAndKL(mu, rho, eps, prior, …)` would run the fused passes. */
 export function fusedSampleAvailable(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: NumberNormalPrior): boolean {
-  return mu.size >= FUSED_SAMPLE_MIN_SIZE && inFusedRange(prior) && posteriorKernels(mu, rho, eps) !== null;
+  return kernelsFor(mu, rho, eps, inFusedRange(prior)) !== null;
 }
 
 /** The tfjs ops of the same arithmetic (the layers' path before the fused op). */
@@ -94,11 +99,12 @@ function unfused(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: NumberNor
 export function normalSampleAndKL(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: NumberNormalPrior, centered = false,
     passLoc = false): SampleAndDivergence {
   checkShapes('normalSampleAndKL', mu, rho, eps);
-  if (!fusedSampleAvailable(mu, rho, eps, prior)) return unfused(mu, rho, eps, prior, centered);
+  const kernels = kernelsFor(mu, rho, eps, inFusedRange(prior));
+  if (kernels === null) return unfused(mu, rho, eps, prior, centered);
   const {loc: m, scale: s} = prior;
   const c = 1 / s;
   const ls = Math.log(s);
-  return fusedOp(mu, rho, eps, centered, passLoc,
+  return fusedOp(kernels, mu, rho, eps, centered, passLoc,
       (k, save) => k.sampleNormalKL(mu, rho, eps, SCALE_FLOOR, centered, m, c, ls, save));
 }
 
@@ -114,7 +120,7 @@ function unfusedMixture(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: Sc
 
 /** Whether `mixtureSampleAndKL(mu, rho, eps, prior, …)` would run the fused passes. */
 export function fusedMixtureSampleAvailable(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, prior: ScaleMixturePrior): boolean {
-  return mu.size >= FUSED_SAMPLE_MIN_SIZE && prior.fusedLogProbParams() !== null && posteriorKernels(mu, rho, eps) !== null;
+  return kernelsFor(mu, rho, eps, prior.fusedLogProbParams() !== null) !== null;
 }
 
 /**
@@ -131,8 +137,9 @@ export function mixtureSampleAndKL(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor
     passLoc = false): SampleAndDivergence {
   checkShapes('mixtureSampleAndKL', mu, rho, eps);
   const params = prior.fusedLogProbParams();
-  if (params === null || !fusedMixtureSampleAvailable(mu, rho, eps, prior)) return unfusedMixture(mu, rho, eps, prior, centered);
-  return fusedOp(mu, rho, eps, centered, passLoc,
+  const kernels = kernelsFor(mu, rho, eps, params !== null);
+  if (kernels === null || params === null) return unfusedMixture(mu, rho, eps, prior, centered);
+  return fusedOp(kernels, mu, rho, eps, centered, passLoc,
       (k, save) => k.sampleMixtureKL(mu, rho, eps, SCALE_FLOOR, centered, params, HALF_LOG_TWO_PI, save));
 }
 
@@ -155,10 +162,8 @@ function checkShapes(where: string, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tenso
  * is a constant to this op: asking for its gradient is an error (the layers
  * never do; the tfjs path, with the fast kernels off, gives it).
  */
-function fusedOp(mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, centered: boolean, passLoc: boolean,
+function fusedOp(kernels: PosteriorKernels, mu: tf.Tensor, rho: tf.Tensor, eps: tf.Tensor, centered: boolean, passLoc: boolean,
     forward: (k: PosteriorKernels, save: boolean) => FusedSample): SampleAndDivergence {
-  const kernels = posteriorKernels(mu, rho, eps);
-  if (kernels === null) throw new Error('the fused posterior passes are not available for these tensors');
   const backend = tf.engine().backend;
   const outputs = runTapeOp({mu, rho, eps}, (taping) => {
     fusedCalls++;
