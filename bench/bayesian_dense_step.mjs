@@ -21,18 +21,18 @@ const {loadEmbeddedMnist} = require('../examples/shared/datasets.cjs');
 export const name = 'bayesian-dense-step';
 export const title = 'BayesianDense training step over Dense, per estimator and prior (784-512-10, batch 256; 784-400-400-10, batch 128)';
 
-const MODELS = [
+export const MODELS = [
   {id: '784-512-10', hidden: [512], batch: 256},
   {id: '784-400-400-10', hidden: [400, 400], batch: 128},
 ];
 const ESTIMATORS = ['reparameterization', 'localReparameterization', 'flipout'];
 const PRIORS = ['gaussian', 'scaleMixture'];
-const TARGETS = {reparameterization: 1.3, localReparameterization: 2.2, flipout: 2.2};
+export const TARGETS = {reparameterization: 1.3, localReparameterization: 2.2, flipout: 2.2};
 const TARGET_MIXTURE = 1.2;
 /** Timed steps per variant: repeats × this on wasm; repeats on cpu (a reference, at about a second per step). */
 const ROUNDS_PER_REPEAT = {wasm: 5, cpu: 1};
 
-function build({tf, tfl, tfv}, spec, variant) {
+export function build({tf, tfl, tfv}, spec, variant) {
   const units = [...spec.hidden, 10];
   const layers = [tfl.layers.inputLayer({inputShape: [784]})];
   units.forEach((u, i) => {

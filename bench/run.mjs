@@ -22,6 +22,7 @@ const BENCHMARKS = [
   {name: 'backend-step', load: () => import('./backend_step.mjs')},
   {name: 'matmul-transpose', load: () => import('./matmul_transpose.mjs')},
   {name: 'bayesian-dense-step', load: () => import('./bayesian_dense_step.mjs')},
+  {name: 'bayesian-dense-account', load: () => import('./bayesian_dense_account.mjs')},
   {name: 'bayesian-conv2d-step', load: () => import('./bayesian_conv2d_step.mjs')},
   {name: 'iwae-step', load: () => import('./iwae_step.mjs')},
   {name: 'conv-step', load: () => import('./conv_step.mjs')},
