@@ -43,45 +43,32 @@ try {
 if (jestStatus !== 0 && failed === 0) failed++;
 rmSync(tmp, {recursive: true, force: true});
 
+/**
+ * Runs a suite script (a path under __tests__) that ends its output with `N passed, M failed`, after a header line
+ * when `label` is given, and adds its counts; a suite that prints no such line, or exits non-zero with no failure
+ * counted, is one failure more.
+ */
+function runCounted(label, script) {
+  if (label !== null) console.log(`\n== ${label}: node __tests__/${script.join('/')}`);
+  const r = spawnSync(process.execPath, [join(root, '__tests__', ...script)],
+      {cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8'});
+  process.stdout.write(r.stdout ?? '');
+  const m = /^(\d+) passed, (\d+) failed$/m.exec(r.stdout ?? '');
+  if (m) {
+    passed += Number(m[1]);
+    failed += Number(m[2]);
+  }
+  if (!m || r.status !== 0) {
+    if (!m || Number(m[2]) === 0) failed++;
+  }
+}
+
 // Each spec that passes with the kernels off is one comparison: passed when it also passes with them on.
-console.log(`\n== tfjs-core specs on wasm, fast kernels off and on: node __tests__/tfjs_core_specs/run.mjs`);
-const specs = spawnSync(process.execPath, [join(root, '__tests__', 'tfjs_core_specs', 'run.mjs')],
-    {cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8'});
-process.stdout.write(specs.stdout ?? '');
-const s = /^(\d+) passed, (\d+) failed$/m.exec(specs.stdout ?? '');
-if (s) {
-  passed += Number(s[1]);
-  failed += Number(s[2]);
-}
-if (!s || specs.status !== 0) {
-  if (!s || Number(s[2]) === 0) failed++;
-}
-
-const browser = spawnSync(process.execPath, [join(root, '__tests__', 'browser', 'run.mjs')],
-    {cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8'});
-process.stdout.write(browser.stdout ?? '');
-const m = /^(\d+) passed, (\d+) failed$/m.exec(browser.stdout ?? '');
-if (m) {
-  passed += Number(m[1]);
-  failed += Number(m[2]);
-}
-if (!m || browser.status !== 0) {
-  if (!m || Number(m[2]) === 0) failed++;
-}
-
+runCounted('tfjs-core specs on wasm, fast kernels off and on', ['tfjs_core_specs', 'run.mjs']);
+// The browser suite prints its own header.
+runCounted(null, ['browser', 'run.mjs']);
 // The MNIST VAE page (examples/mnist-vae/web) driven end to end on webgpu and webgl.
-console.log(`\n== MNIST VAE page, end to end: node __tests__/browser/mnist_vae_web.mjs`);
-const web = spawnSync(process.execPath, [join(root, '__tests__', 'browser', 'mnist_vae_web.mjs')],
-    {cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8'});
-process.stdout.write(web.stdout ?? '');
-const w = /^(\d+) passed, (\d+) failed$/m.exec(web.stdout ?? '');
-if (w) {
-  passed += Number(w[1]);
-  failed += Number(w[2]);
-}
-if (!w || web.status !== 0) {
-  if (!w || Number(w[2]) === 0) failed++;
-}
+runCounted('MNIST VAE page, end to end', ['browser', 'mnist_vae_web.mjs']);
 
 console.log(`\nall suites: typecheck, build, jest (cpu + wasm), tfjs-core specs (wasm, fast kernels off and on), ` +
             `browser (cpu, wasm threaded and not, webgl, webgpu), MNIST VAE page (webgpu, webgl)`);
