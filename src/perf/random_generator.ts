@@ -61,36 +61,56 @@ export function randomKey(): RandomKey {
   return [Math.floor(Math.random() * 4294967296) >>> 0, Math.floor(Math.random() * 4294967296) >>> 0];
 }
 
-/** Fills `out` with standard normal draws (element i of the key's stream: the same for every length of `out`). */
-export function fillStandardNormal(out: Float32Array, key: RandomKey): void {
+/**
+ * One kind of draw: the module's export and its JavaScript twin, which fill whole units of `unit` elements
+ * (counted from the unit `first`, so that a draw depends on its element's index alone), and the stream of its
+ * counters.
+ */
+interface DrawKind {
+  readonly unit: number;
+  readonly stream: number;
+  readonly wasm: (x: RandomExports) => RandomExports['normals'];
+  readonly js: (out: Float32Array, first: number, k0: number, k1: number, c1: number) => void;
+}
+
+/** Standard normals: blocks of 8 (four counters, two normals each). */
+const NORMALS: DrawKind = {unit: 8, stream: NORMAL_STREAM, wasm: (x) => x.normals, js: normalsJS};
+/** Random signs: groups of 256 (four counters, a sign per bit of their 8 words). */
+const SIGNS: DrawKind = {unit: 256, stream: SIGN_STREAM, wasm: (x) => x.signs, js: signsJS};
+
+function fill(kind: DrawKind, out: Float32Array, key: RandomKey): void {
   const n = out.length;
   if (n === 0) return;
-  const blocks = Math.ceil(n / 8);
+  const units = Math.ceil(n / kind.unit);
   const k = implementation === 'js' ? null : kernels();
   if (k === null) {
     if (implementation === 'wasm') throw new Error('random: the WebAssembly SIMD module cannot run in this engine');
-    normalsJS(out, 0, key[0] | 0, key[1] | 0, NORMAL_STREAM);
+    kind.js(out, 0, key[0] | 0, key[1] | 0, kind.stream);
     return;
   }
-  const view = k.reserve(blocks * 32);
-  k.exports.normals(0, blocks, key[0] | 0, key[1] | 0, NORMAL_STREAM);
+  const view = k.reserve(units * kind.unit * 4);
+  kind.wasm(k.exports)(0, units, key[0] | 0, key[1] | 0, kind.stream);
   out.set(view.subarray(0, n));
+}
+
+function fillInMemory(kind: DrawKind, memory: WebAssembly.Memory, out: Float32Array, key: RandomKey): boolean {
+  if (implementation === 'js' || out.buffer !== memory.buffer) return false;
+  const k = boundKernels(memory);
+  if (k === null) return false;
+  const units = Math.floor(out.length / kind.unit);
+  if (units > 0) kind.wasm(k)(out.byteOffset, units, key[0] | 0, key[1] | 0, kind.stream);
+  if (kind.unit * units < out.length) kind.js(out.subarray(kind.unit * units), units, key[0] | 0, key[1] | 0, kind.stream);
+  return true;
+}
+
+/** Fills `out` with standard normal draws (element i of the key's stream: the same for every length of `out`). */
+export function fillStandardNormal(out: Float32Array, key: RandomKey): void {
+  fill(NORMALS, out, key);
 }
 
 /** Fills `out` with random signs, each −1 or +1 with probability ½. */
 export function fillRandomSigns(out: Float32Array, key: RandomKey): void {
-  const n = out.length;
-  if (n === 0) return;
-  const groups = Math.ceil(n / 256);
-  const k = implementation === 'js' ? null : kernels();
-  if (k === null) {
-    if (implementation === 'wasm') throw new Error('random: the WebAssembly SIMD module cannot run in this engine');
-    signsJS(out, 0, key[0] | 0, key[1] | 0, SIGN_STREAM);
-    return;
-  }
-  const view = k.reserve(groups * 1024);
-  k.exports.signs(0, groups, key[0] | 0, key[1] | 0, SIGN_STREAM);
-  out.set(view.subarray(0, n));
+  fill(SIGNS, out, key);
 }
 
 /**
@@ -101,24 +121,12 @@ export function fillRandomSigns(out: Float32Array, key: RandomKey): void {
  * leaving `out` as it was, where the module cannot run on `memory`.
  */
 export function fillStandardNormalInMemory(memory: WebAssembly.Memory, out: Float32Array, key: RandomKey): boolean {
-  if (implementation === 'js' || out.buffer !== memory.buffer) return false;
-  const k = boundKernels(memory);
-  if (k === null) return false;
-  const blocks = Math.floor(out.length / 8);
-  if (blocks > 0) k.normals(out.byteOffset, blocks, key[0] | 0, key[1] | 0, NORMAL_STREAM);
-  if (8 * blocks < out.length) normalsJS(out.subarray(8 * blocks), blocks, key[0] | 0, key[1] | 0, NORMAL_STREAM);
-  return true;
+  return fillInMemory(NORMALS, memory, out, key);
 }
 
 /** `fillRandomSigns` into a view of `memory`, as `fillStandardNormalInMemory` (whole groups of 256 by the module). */
 export function fillRandomSignsInMemory(memory: WebAssembly.Memory, out: Float32Array, key: RandomKey): boolean {
-  if (implementation === 'js' || out.buffer !== memory.buffer) return false;
-  const k = boundKernels(memory);
-  if (k === null) return false;
-  const groups = Math.floor(out.length / 256);
-  if (groups > 0) k.signs(out.byteOffset, groups, key[0] | 0, key[1] | 0, SIGN_STREAM);
-  if (256 * groups < out.length) signsJS(out.subarray(256 * groups), groups, key[0] | 0, key[1] | 0, SIGN_STREAM);
-  return true;
+  return fillInMemory(SIGNS, memory, out, key);
 }
 
 // ---------------------------------------------------------------------------
