@@ -44,7 +44,7 @@ import {PNG} from 'pngjs';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
-import {CliError, nonNegativeInteger, parseFlags, positiveInteger, positiveNumber, UsageError} from '../shared/cli.mjs';
+import {CliError, distinctList, nonNegativeInteger, parseFlags, positiveInteger, positiveNumber, UsageError} from '../shared/cli.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ENERGY_NAMES = ['U1', 'U2', 'U3', 'U4'];
@@ -98,26 +98,23 @@ Options:
 
 function kList(flag, value) {
   if (value.trim() === '') return [];
-  const ks = value.split(',').map((s) => s.trim()).map((p) => {
+  return distinctList(flag, value, (p) => {
     const n = Number(p);
     if (!/^\d+$/.test(p) || !Number.isSafeInteger(n) || n < 1) {
       throw new UsageError(`--${flag} must be a comma-separated list of positive integers (or ''). Received: --${flag}=${value}`);
     }
     return n;
   });
-  if (new Set(ks).size !== ks.length) throw new UsageError(`--${flag} lists a value twice. Received: --${flag}=${value}`);
-  return ks;
 }
 
 function energyList(value) {
-  const names = value.split(',').map((s) => s.trim().toUpperCase());
-  for (const n of names) {
-    if (!ENERGY_NAMES.includes(n)) {
+  return distinctList('energies', value, (p) => {
+    const name = p.toUpperCase();
+    if (!ENERGY_NAMES.includes(name)) {
       throw new UsageError(`--energies must be a comma-separated subset of ${ENERGY_NAMES.join(',')}. Received: --energies=${value}`);
     }
-  }
-  if (new Set(names).size !== names.length) throw new UsageError(`--energies lists a value twice. Received: --energies=${value}`);
-  return names;
+    return name;
+  });
 }
 
 /** Parses and validates the command line. */

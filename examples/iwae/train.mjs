@@ -30,7 +30,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
-import {CliError, fmt, machineDescription, median, nonNegativeInteger, parseFlags, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
+import {CliError, distinctList, fmt, machineDescription, median, nonNegativeInteger, parseFlags, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
 import {embeddedBinarizedSplit, TEST_BINARIZATION_SEED, trainingEpoch} from '../shared/binarized_mnist.mjs';
 
 const require = createRequire(import.meta.url);
@@ -79,16 +79,13 @@ Options:
   -h, --help          show this help`;
 
 function kList(value) {
-  const parts = value.split(',').map((s) => s.trim());
-  const ks = parts.map((p) => {
+  return distinctList('k', value, (p) => {
     const n = Number(p);
     if (!/^\d+$/.test(p) || !Number.isSafeInteger(n) || n < 1) {
       throw new UsageError(`--k must be a comma-separated list of positive integers. Received: --k=${value}`);
     }
     return n;
   });
-  if (new Set(ks).size !== ks.length) throw new UsageError(`--k lists a value twice. Received: --k=${value}`);
-  return ks;
 }
 
 /** Parses and validates the command line. */

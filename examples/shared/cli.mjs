@@ -41,6 +41,16 @@ export function parseFlags(argv, options) {
   }
 }
 
+/**
+ * The comma-separated items of `value`, each trimmed and given to `parseItem` (which throws its own
+ * `UsageError` for a bad one); an item given twice is a `UsageError` naming `noun`.
+ */
+export function distinctList(flag, value, parseItem, noun = 'a value') {
+  const items = value.split(',').map((s) => parseItem(s.trim()));
+  if (new Set(items).size !== items.length) throw new UsageError(`--${flag} lists ${noun} twice. Received: --${flag}=${value}`);
+  return items;
+}
+
 export function positiveInteger(flag, value) {
   const n = Number(value);
   if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) {

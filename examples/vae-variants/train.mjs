@@ -31,7 +31,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import * as tfv from '../../dist/tfjs-variational.mjs';
 import {BACKENDS, chooseBackend} from '../mnist-vae/backend.mjs';
-import {CliError, fmt, machineDescription, median, nonNegativeInteger, parseFlags, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
+import {CliError, distinctList, fmt, machineDescription, median, nonNegativeInteger, parseFlags, positiveInteger, positiveNumber, runMain, UsageError} from '../shared/cli.mjs';
 import {embeddedBinarizedSplit, TEST_BINARIZATION_SEED, trainingEpoch} from '../shared/binarized_mnist.mjs';
 
 const require = createRequire(import.meta.url);
@@ -104,12 +104,10 @@ Options:
   -h, --help          show this help`;
 
 function modelList(value) {
-  const names = value.split(',').map((s) => s.trim());
-  for (const n of names) {
+  return distinctList('models', value, (n) => {
     if (!MODELS.includes(n)) throw new UsageError(`--models: unknown model '${n}' (known: ${MODELS.join(', ')})`);
-  }
-  if (new Set(names).size !== names.length) throw new UsageError(`--models lists a model twice. Received: --models=${value}`);
-  return names;
+    return n;
+  }, 'a model');
 }
 
 const INTEGER_FLAGS = {
